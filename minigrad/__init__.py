@@ -1,0 +1,9 @@
+"""minigrad: a small define-by-run autograd framework on NumPy (and CuPy)."""
+from minigrad.backend import as_cupy, as_numpy, get_array_module, gpu_available
+from minigrad.config import Config, no_grad, test_mode, using_config
+from minigrad.core import Function, Parameter, Variable, as_variable, grad
+from minigrad.gradcheck import GradcheckError, gradcheck, gradgradcheck, numerical_grad
+
+__all__ = ["Config", "Function", "GradcheckError", "Parameter", "Variable", "as_cupy", "as_numpy",
+           "as_variable", "get_array_module", "gpu_available", "grad", "gradcheck", "gradgradcheck",
+           "no_grad", "numerical_grad", "test_mode", "using_config"]

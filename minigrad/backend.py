@@ -1,0 +1,73 @@
+"""Array backend switch: the only module that imports cupy (lazily); NumPy otherwise."""
+import numpy as np
+
+_cupy = None
+_cupy_error = None  # why the GPU is unavailable, kept for error messages
+
+
+def _load_cupy():
+    global _cupy, _cupy_error
+    if _cupy is None and _cupy_error is None:
+        try:
+            import cupy
+            cupy.cuda.runtime.getDeviceCount()
+            _cupy = cupy
+        except Exception as e:  # ImportError, or a CUDA error when no device is present
+            _cupy_error = f"{type(e).__name__}: {e}"
+    return _cupy
+
+
+def gpu_available():
+    """True when cupy imports and sees at least one CUDA device."""
+    return _load_cupy() is not None
+
+
+def gpu_unavailable_reason():
+    """Why the GPU cannot be used, or None when it can."""
+    _load_cupy()
+    return _cupy_error
+
+
+def is_cupy_array(x):
+    """True for a cupy ndarray (cupy is loaded only once such an array is seen)."""
+    if type(x).__module__.partition(".")[0] != "cupy":
+        return False
+    return _load_cupy() is not None and isinstance(x, _cupy.ndarray)
+
+
+def is_array(x):
+    """True for a numpy or cupy ndarray."""
+    return isinstance(x, np.ndarray) or is_cupy_array(x)
+
+
+def get_array_module(*arrays):
+    """The module (numpy or cupy) that owns the arrays; Variables are unwrapped."""
+    for x in arrays:
+        x = getattr(x, "data", x)
+        if type(x) is not np.ndarray and is_cupy_array(x):
+            return _cupy
+    return np
+
+
+def as_numpy(x):
+    """A numpy array with the data of x (a number, numpy or cupy array)."""
+    if is_cupy_array(x):
+        return x.get()
+    return np.asarray(x)
+
+
+def as_cupy(x):
+    """A cupy array with the data of x; raises RuntimeError saying why when there is no GPU."""
+    cupy = _load_cupy()
+    if cupy is None:
+        raise RuntimeError(f"no GPU available: {_cupy_error}")
+    return cupy.asarray(x)
+
+
+def scatter_add(a, indices, b):
+    """a[indices] += b with repeated indices accumulated (np.add.at or cupyx.scatter_add)."""
+    if is_cupy_array(a):
+        import cupyx
+        cupyx.scatter_add(a, indices, b)
+    else:
+        np.add.at(a, indices, b)

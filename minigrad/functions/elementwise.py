@@ -1,0 +1,143 @@
+"""Elementwise functions: trigonometric, tanh, sqrt, square, abs, clip, relu, where."""
+from minigrad.backend import get_array_module
+from minigrad.core import Function, Variable, as_variable, _broadcast_shapes, _constant, sum_to
+
+
+class Sin(Function):
+    def forward(self, x):
+        return get_array_module(x).sin(x)
+
+    def backward(self, gy):
+        return gy * cos(self.inputs[0])
+
+
+class Cos(Function):
+    def forward(self, x):
+        return get_array_module(x).cos(x)
+
+    def backward(self, gy):
+        return -gy * sin(self.inputs[0])
+
+
+class Tanh(Function):
+    def forward(self, x):
+        return get_array_module(x).tanh(x)
+
+    def backward(self, gy):
+        y = self.outputs[0]()
+        return gy * (1 - y * y)
+
+
+class Sqrt(Function):
+    def forward(self, x):
+        return get_array_module(x).sqrt(x)
+
+    def backward(self, gy):
+        return gy / (2 * self.outputs[0]())
+
+
+class Square(Function):
+    def forward(self, x):
+        return x * x
+
+    def backward(self, gy):
+        return gy * (2 * self.inputs[0])
+
+
+class _Masked(Function):
+    """A piecewise-linear function: its gradient is gy * mask, the mask constant near x."""
+
+    def backward(self, gy):
+        return gy * self.mask
+
+
+class Abs(_Masked):
+    def forward(self, x):
+        xp = get_array_module(x)
+        self.mask = xp.sign(x)  # subgradient 0 at 0
+        return xp.abs(x)
+
+
+class ReLU(_Masked):
+    def forward(self, x):
+        xp = get_array_module(x)
+        self.mask = (x > 0).astype(x.dtype)
+        return xp.maximum(x, 0)
+
+
+class Clip(_Masked):
+    def __init__(self, x_min, x_max):
+        self.x_min = x_min
+        self.x_max = x_max
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        self.mask = ((x >= self.x_min) & (x <= self.x_max)).astype(x.dtype)
+        return xp.clip(x, self.x_min, self.x_max)
+
+
+class Where(Function):
+    """where(cond, a, b) for a constant boolean cond; a and b broadcast against it."""
+
+    def __init__(self, cond):
+        self.cond = cond
+
+    def forward(self, a, b):
+        shape = _broadcast_shapes("where", _broadcast_shapes("where", self.cond.shape, a.shape), b.shape)
+        self.shapes = (a.shape, b.shape, shape)
+        return get_array_module(a).where(self.cond, a, b)
+
+    def backward(self, gy):
+        a_shape, b_shape, _ = self.shapes
+        na, nb = self.needs_input_grad
+        ga = sum_to(where(self.cond, gy, 0.0), a_shape) if na else None
+        gb = sum_to(where(self.cond, 0.0, gy), b_shape) if nb else None
+        return ga, gb
+
+
+def sin(x):
+    return Sin()(x)
+
+
+def cos(x):
+    return Cos()(x)
+
+
+def tanh(x):
+    return Tanh()(x)
+
+
+def sqrt(x):
+    return Sqrt()(x)
+
+
+def square(x):
+    return Square()(x)
+
+
+def abs(x):
+    """|x|, with subgradient 0 at 0."""
+    return Abs()(x)
+
+
+def relu(x):
+    """max(x, 0), with gradient 0 at 0."""
+    return ReLU()(x)
+
+
+def clip(x, x_min, x_max):
+    """x limited to [x_min, x_max]; the gradient passes where x lies inside (bounds included)."""
+    return Clip(x_min, x_max)(x)
+
+
+def where(cond, a, b):
+    """Elementwise cond ? a : b; cond is a boolean array (or Variable, taken as a constant)."""
+    cond = getattr(cond, "data", cond)
+    if cond.dtype.kind != "b":
+        raise TypeError(f"where: cond must be a boolean array, got dtype {cond.dtype}")
+    if isinstance(b, Variable) and not isinstance(a, Variable):
+        a = _constant(a, b)
+    else:
+        a = as_variable(a)
+        b = _constant(b, a)
+    return Where(cond)(a, b)

@@ -1,0 +1,76 @@
+"""Reductions beyond sum: mean, max and min (gradient to the arg-max / arg-min elements)."""
+from minigrad.backend import get_array_module
+from minigrad.core import (Function, as_variable, _keepdims_shape, _normalize_axis, broadcast_to,
+                           reshape, sum)
+
+
+def mean(x, axis=None, keepdims=False):
+    """Mean over axis (an int, a tuple, or None for all)."""
+    x = as_variable(x)
+    axes = _normalize_axis(axis, x.ndim, "mean")
+    count = 1
+    for a in axes:
+        count *= x.shape[a]
+    return sum(x, axes, keepdims) * (1.0 / count if count else float("nan"))
+
+
+class _Extremum(Function):
+    """max or min over axes; the whole gradient of each slice goes to its first arg-extremum."""
+
+    def __init__(self, axis, keepdims):
+        self.axis = axis
+        self.keepdims = keepdims
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        name = type(self).__name__.lower()
+        axes = _normalize_axis(self.axis, x.ndim, name)
+        if x.size == 0:
+            raise ValueError(f"{name}: zero-size input of shape {x.shape} has no {name}imum")
+        self.x_shape, self.axes = x.shape, axes
+        # Move the reduced axes to the end and flatten them, so one argmax finds each slice's winner.
+        kept = [a for a in range(x.ndim) if a not in axes]
+        xt = x.transpose(kept + list(axes)).reshape(-1, _size(x.shape, axes))
+        idx = self.arg(xp, xt)
+        rows = xp.arange(xt.shape[0])
+        mask = xp.zeros(xt.shape, dtype=x.dtype)
+        mask[rows, idx] = 1
+        perm = kept + list(axes)
+        inv = [perm.index(a) for a in range(x.ndim)]
+        self.mask = mask.reshape([x.shape[a] for a in perm]).transpose(inv)
+        y = xt[rows, idx].reshape([x.shape[a] for a in kept])
+        return y.reshape(_keepdims_shape(x.shape, axes)) if self.keepdims else y
+
+    def backward(self, gy):
+        if not self.keepdims:
+            gy = reshape(gy, _keepdims_shape(self.x_shape, self.axes))
+        return broadcast_to(gy, self.x_shape) * self.mask
+
+
+def _size(shape, axes):
+    n = 1
+    for a in axes:
+        n *= shape[a]
+    return n
+
+
+class Max(_Extremum):
+    @staticmethod
+    def arg(xp, x):
+        return xp.argmax(x, axis=1)
+
+
+class Min(_Extremum):
+    @staticmethod
+    def arg(xp, x):
+        return xp.argmin(x, axis=1)
+
+
+def max(x, axis=None, keepdims=False):
+    """Maximum over axis; its gradient goes to the (first) maximal element of each slice."""
+    return Max(axis, keepdims)(x)
+
+
+def min(x, axis=None, keepdims=False):
+    """Minimum over axis; its gradient goes to the (first) minimal element of each slice."""
+    return Min(axis, keepdims)(x)
