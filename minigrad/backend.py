@@ -41,10 +41,13 @@ def is_array(x):
 
 
 def get_array_module(*arrays):
-    """The module (numpy or cupy) that owns the arrays; Variables are unwrapped."""
+    """The module (numpy or cupy) that owns the arrays (Variables are looked through)."""
     for x in arrays:
-        x = getattr(x, "data", x)
-        if type(x) is not np.ndarray and is_cupy_array(x):
+        if type(x) is np.ndarray:
+            continue
+        if not is_array(x):
+            x = getattr(x, "data", None)  # a Variable carries its array in .data
+        if is_cupy_array(x):
             return _cupy
     return np
 

@@ -271,12 +271,12 @@ class Function:
     Instances are single use.
     """
 
-    registry = {}  # name -> Function subclass defined inside minigrad
+    registry = {}  # name -> public Function subclass defined inside minigrad
     _called = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        if cls.__module__.split(".")[0] == "minigrad":
+        if cls.__module__.split(".")[0] == "minigrad" and not cls.__name__.startswith("_"):
             Function.registry[cls.__name__] = cls
 
     def __call__(self, *inputs):

@@ -132,9 +132,9 @@ def clip(x, x_min, x_max):
 
 def where(cond, a, b):
     """Elementwise cond ? a : b; cond is a boolean array (or Variable, taken as a constant)."""
-    cond = getattr(cond, "data", cond)
-    if cond.dtype.kind != "b":
-        raise TypeError(f"where: cond must be a boolean array, got dtype {cond.dtype}")
+    cond = cond.data if isinstance(cond, Variable) else cond
+    if getattr(cond, "dtype", None) is None or cond.dtype.kind != "b":
+        raise TypeError(f"where: cond must be a boolean array, got {getattr(cond, 'dtype', type(cond).__name__)}")
     if isinstance(b, Variable) and not isinstance(a, Variable):
         a = _constant(a, b)
     else:

@@ -1,0 +1,34 @@
+# The two set-up commands are `make demo` and `make test`; both create .venv when it is missing.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip install -q --disable-pip-version-check
+
+.PHONY: demo test bench check torch clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+demo: $(PY)
+	$(PIP) -e '.[examples]'
+	$(PY) examples/newton.py
+	$(PY) -m minigrad check
+
+test: $(PY)
+	$(PIP) -e '.[test]'
+	$(PY) -m pytest
+
+check: $(PY)
+	$(PIP) -e .
+	$(PY) -m minigrad check
+
+# Benchmarks compare against PyTorch when it is installed in .venv (`make torch`).
+bench: $(PY)
+	$(PIP) -e .
+	cd benchmarks && ../$(PY) bench_engine.py
+
+torch: $(PY)
+	$(PIP) torch==2.13.0
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

@@ -1,0 +1,86 @@
+"""The spec table: one row per Function, with valid inputs and tolerances for the gradient checks."""
+from dataclasses import dataclass, field
+
+import numpy as np
+
+import minigrad.functions as F
+from minigrad.core import GetItemGrad
+
+
+@dataclass(frozen=True)
+class Spec:
+    """How to check one Function.
+
+    name: the Function class (as registered); fn: a callable taking the inputs; make: rng -> tuple
+    of float64 (or integer) arrays, away from kinks; atol/rtol: gradient-check tolerances.
+    """
+
+    name: str
+    fn: object
+    make: object
+    atol: float = 1e-5
+    rtol: float = 1e-3
+    note: str = field(default="")
+
+    def inputs(self, seed=0):
+        return self.make(np.random.default_rng(seed))
+
+
+def _n(*shape):
+    return lambda rng: (rng.standard_normal(shape),)
+
+
+def _pos(*shape):
+    return lambda rng: (rng.uniform(0.5, 2.0, shape),)
+
+
+def _away_from_zero(*shape):
+    """Values in +-[0.2, 1.5], so kinks at 0 are at least 0.2 away."""
+    return lambda rng: (rng.uniform(0.2, 1.5, shape) * rng.choice([-1.0, 1.0], shape),)
+
+
+def _distinct(*shape):
+    """A permutation of well-separated values: no ties for max/min."""
+    return lambda rng: (rng.permutation(np.arange(int(np.prod(shape)), dtype=np.float64)).reshape(shape) * 0.1,)
+
+
+def _two(s0, s1, positive_second=False):
+    def make(rng):
+        x1 = rng.uniform(0.5, 2.0, s1) if positive_second else rng.standard_normal(s1)
+        return rng.standard_normal(s0), x1
+    return make
+
+
+SPECS = [
+    Spec("Add", F.add, _two((3, 4), (4,))),
+    Spec("Sub", F.sub, _two((3, 1), (1, 4))),
+    Spec("Mul", F.mul, _two((2, 3, 4), (3, 1))),
+    Spec("Div", F.div, _two((3, 4), (3, 4), positive_second=True)),
+    Spec("Pow", F.pow, lambda rng: (rng.uniform(0.5, 2.0, (3, 4)), rng.uniform(-1.5, 2.5, (4,)))),
+    Spec("Neg", F.neg, _n(3, 4)),
+    Spec("Exp", F.exp, _n(3, 4)),
+    Spec("Log", F.log, _pos(3, 4)),
+    Spec("Sin", F.sin, _n(3, 4)),
+    Spec("Cos", F.cos, _n(3, 4)),
+    Spec("Tanh", F.tanh, _n(3, 4)),
+    Spec("Sqrt", F.sqrt, _pos(3, 4)),
+    Spec("Square", F.square, _n(3, 4)),
+    Spec("Abs", F.abs, _away_from_zero(3, 4)),
+    Spec("ReLU", F.relu, _away_from_zero(3, 4)),
+    Spec("Clip", lambda x: F.clip(x, -0.5, 0.5),
+         lambda rng: (rng.choice([-1.0, 1.0], (3, 4)) * rng.choice([0.1, 0.3, 0.8, 1.2], (3, 4)),)),
+    Spec("Where", lambda a, b: F.where(np.array([[True, False, True, True]]), a, b), _two((3, 4), (3, 1))),
+    Spec("Reshape", lambda x: F.reshape(x, (4, 3)), _n(3, 4)),
+    Spec("Transpose", lambda x: F.transpose(x, (2, 0, 1)), _n(2, 3, 4)),
+    Spec("BroadcastTo", lambda x: F.broadcast_to(x, (2, 3, 4)), _n(3, 1)),
+    Spec("SumTo", lambda x: F.sum_to(x, (3, 1)), _n(2, 3, 4)),
+    Spec("Sum", lambda x: F.sum(x, axis=(0, 2), keepdims=True), _n(2, 3, 4)),
+    Spec("MatMul", F.matmul, _two((2, 3, 4), (4, 5))),
+    Spec("Linear", F.linear, lambda rng: (rng.standard_normal((3, 4)), rng.standard_normal((4, 2)),
+                                          rng.standard_normal(2))),
+    Spec("GetItem", lambda x: F.get_item(x, (np.array([0, 2, 0]), slice(1, 3))), _n(3, 4)),
+    Spec("GetItemGrad", lambda gy: GetItemGrad((np.array([1, 1, 0]),), (3, 4))(gy), _n(3, 4)),
+    Spec("Max", lambda x: F.max(x, axis=1), _distinct(3, 4)),
+    Spec("Min", lambda x: F.min(x, axis=(0, 2), keepdims=True), _distinct(2, 3, 4)),
+    Spec("mean", lambda x: F.mean(x, axis=0), _n(3, 4), note="composite: sum * (1/n)"),
+]

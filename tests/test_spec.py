@@ -1,0 +1,86 @@
+"""Every registered Function has a spec row, and every row passes gradcheck and gradgradcheck."""
+import io
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+from minigrad.__main__ import check
+from minigrad.specs import SPECS, Spec
+
+IDS = [s.name for s in SPECS]
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=IDS)
+def test_gradcheck(spec):
+    assert mg.gradcheck(spec.fn, spec.inputs(), atol=spec.atol, rtol=spec.rtol)
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=IDS)
+def test_gradgradcheck(spec):
+    assert mg.gradgradcheck(spec.fn, spec.inputs(), atol=spec.atol, rtol=spec.rtol)
+
+
+def test_every_registered_function_has_a_row():
+    missing = set(mg.Function.registry) - {s.name for s in SPECS}
+    assert not missing, f"Functions without a spec row: {sorted(missing)}"
+
+
+def test_registry_holds_only_minigrad_functions():
+    class Mine(mg.Function):
+        def forward(self, x):
+            return x
+
+    assert "Mine" not in mg.Function.registry
+    assert {"Add", "MatMul", "GetItemGrad", "Max"} <= set(mg.Function.registry)
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=IDS)
+def test_float32_stays_float32(spec):
+    inputs = [x.astype(np.float32) if x.dtype.kind == "f" else x for x in spec.inputs()]
+    xs = [mg.Variable(x) for x in inputs]
+    y = spec.fn(*xs)
+    assert y.dtype == np.float32
+    y.backward(np.ones(y.shape, dtype=np.float32), create_graph=True)
+    for x in xs:
+        assert x.grad is not None and x.grad.dtype == np.float32, spec.name
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=IDS)
+def test_forward_matches_float64_reference(spec):
+    """float32 forward agrees with the float64 forward (no precision lost to a wrong dtype)."""
+    inputs = spec.inputs()
+    y64 = spec.fn(*inputs).data
+    y32 = spec.fn(*[x.astype(np.float32) for x in inputs]).data
+    np.testing.assert_allclose(y32, y64, rtol=1e-5, atol=1e-5)
+
+
+def test_check_command_prints_a_table_and_passes():
+    out = io.StringIO()
+    assert check(out=out) == 0
+    text = out.getvalue()
+    for spec in SPECS:
+        assert f"\n{spec.name} " in text
+    assert f"{len(SPECS)} of {len(SPECS)} Functions pass" in text
+
+
+def test_check_command_reports_a_failure():
+    class Twice(mg.Function):
+        def forward(self, x):
+            return 2 * x
+
+        def backward(self, gy):
+            return gy  # wrong: should be 2 * gy
+
+    out = io.StringIO()
+    bad = Spec("Twice", lambda x: Twice()(x), lambda rng: (rng.standard_normal(3),))
+    assert check([bad], out=out) == 1
+    assert "FAIL" in out.getvalue() and "input 0" in out.getvalue()
+
+
+def test_check_command_exit_status(tmp_path):
+    import subprocess
+    import sys
+    r = subprocess.run([sys.executable, "-m", "minigrad", "check"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "Function" in r.stdout and "pass" in r.stdout
