@@ -1,0 +1,37 @@
+"""Every example runs with tiny settings, so none rots."""
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+EXAMPLES = pathlib.Path(__file__).parent.parent / "examples"
+
+TINY = {"newton.py": ["--steps", "3", "--max-gd-steps", "200"]}
+
+
+def test_every_example_has_tiny_settings():
+    assert {p.name for p in EXAMPLES.glob("*.py")} == set(TINY)
+
+
+@pytest.mark.parametrize("name", sorted(TINY))
+def test_example_runs(name):
+    r = subprocess.run([sys.executable, str(EXAMPLES / name), *TINY[name]], capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip()
+
+
+@pytest.mark.parametrize("name", sorted(TINY))
+def test_example_has_help(name):
+    r = subprocess.run([sys.executable, str(EXAMPLES / name), "--help"], capture_output=True, text=True)
+    assert r.returncode == 0 and "usage" in r.stdout
+
+
+def test_newton_converges_to_the_minimum():
+    r = subprocess.run([sys.executable, str(EXAMPLES / "newton.py"), "--max-gd-steps", "10"],
+                       capture_output=True, text=True, timeout=120)
+    lines = r.stdout.splitlines()
+    last_step = [ln for ln in lines if ln.strip().startswith("6 ")][0]
+    assert abs(float(last_step.split()[1]) - 1.0) < 1e-10
+    assert "Newton (Hessian by double backward):      6 steps" in r.stdout
