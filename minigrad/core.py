@@ -253,6 +253,8 @@ def _constant(x, like):
 _get_data = operator.attrgetter("data")
 _get_requires_grad = operator.attrgetter("requires_grad")
 _get_generation = operator.attrgetter("generation")
+_new = object.__new__
+_NEEDS = {}  # needs_input_grad patterns, shared between Functions
 
 def _as_output(y):
     """numpy turns 0-d results into scalars; make them arrays again."""
@@ -294,11 +296,19 @@ class Function:
         if Config.enable_backprop:
             needs = tuple(map(_get_requires_grad, inputs))
             if True in needs:
-                self.generation = max(map(_get_generation, inputs))
+                gen = max(map(_get_generation, inputs))
+                self.generation = gen
                 self.inputs = inputs
-                self.needs_input_grad = needs
+                # One shared tuple per pattern: fewer objects for the cycle collector to track.
+                self.needs_input_grad = _NEEDS.setdefault(needs, needs)
                 if single:
-                    y = Variable._from_op(ys if type(ys) is np.ndarray else _as_output(ys), self, 0)
+                    y = _new(Variable)  # Variable._from_op, inlined on this hot path
+                    y.data = ys if type(ys) is np.ndarray else _as_output(ys)
+                    y.name = y.grad = None
+                    y.index = 0
+                    y.creator = self
+                    y.generation = gen + 1
+                    y.requires_grad = True
                     if self.keeps_output:
                         self._output = weakref.ref(y)
                     return y
@@ -354,7 +364,8 @@ def _sum_raw(a, b, create_graph):
     """Like _add_grads, but without create_graph a stays a raw array (wrapped once at the end)."""
     if create_graph:
         return add(a, b)
-    return (a.data if isinstance(a, Variable) else a) + b.data
+    # [()] turns 0-d arrays into numpy scalars, whose sums are several times cheaper.
+    return (a.data[()] if isinstance(a, Variable) else a) + b.data[()]
 
 
 def _wrap(g):
@@ -381,8 +392,9 @@ def _backprop(y, grad, retain_grad, create_graph, wanted):
             pending[f][y.index] = gy
             heap = [(-f.generation, 0, f)]
             count = 1
+            pop, push = heapq.heappop, heapq.heappush
             while heap:
-                f = heapq.heappop(heap)[2]
+                f = pop(heap)[2]
                 gxs = f.backward(*pending.pop(f))
                 if type(gxs) is not tuple:
                     gxs = (gxs,)
@@ -404,7 +416,7 @@ def _backprop(y, grad, retain_grad, create_graph, wanted):
                     slots = pending.get(g)
                     if slots is None:
                         slots = pending[g] = [None] * (1 if g._outputs is None else len(g._outputs))
-                        heapq.heappush(heap, (-g.generation, count, g))
+                        push(heap, (-g.generation, count, g))
                         count += 1
                     i = x.index
                     slots[i] = gx if slots[i] is None else _add_grads(slots[i], gx, create_graph)
