@@ -475,6 +475,13 @@ def _keepdims_shape(shape, axes):
     return tuple(1 if i in axes else s for i, s in enumerate(shape))
 
 
+def _unreduce(gy, x_shape, axes, keepdims):
+    """Broadcast the gradient of a reduction over `axes` back to the input's shape."""
+    if not keepdims:
+        gy = reshape(gy, _keepdims_shape(x_shape, axes))
+    return broadcast_to(gy, x_shape)
+
+
 # ----------------------------------------------------------------------------- arithmetic
 
 class _Binary(Function):
@@ -689,9 +696,7 @@ class Sum(Function):
         return x.sum(axis=self.axes, keepdims=self.keepdims)
 
     def backward(self, gy):
-        if not self.keepdims:
-            gy = reshape(gy, _keepdims_shape(self.x_shape, self.axes))
-        return broadcast_to(gy, self.x_shape)
+        return _unreduce(gy, self.x_shape, self.axes, self.keepdims)
 
 
 def reshape(x, shape):

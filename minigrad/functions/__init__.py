@@ -1,7 +1,32 @@
 """The op library as one namespace: `import minigrad.functions as F`."""
-from minigrad.core import (add, broadcast_to, div, exp, get_item, log, matmul, mul, neg, pow,
-                           reshape, sub, sum, sum_to, transpose)
-from minigrad.functions.elementwise import abs, clip, cos, relu, sin, sqrt, square, tanh, where
+from minigrad.core import (
+                           add,
+                           broadcast_to,
+                           div,
+                           exp,
+                           get_item,
+                           log,
+                           matmul,
+                           mul,
+                           neg,
+                           pow,
+                           reshape,
+                           sub,
+                           sum,
+                           sum_to,
+                           transpose,
+)
+from minigrad.functions.elementwise import (
+                           abs,
+                           clip,
+                           cos,
+                           relu,
+                           sin,
+                           sqrt,
+                           square,
+                           tanh,
+                           where,
+)
 from minigrad.functions.linear import linear
 from minigrad.functions.reductions import max, mean, min
 

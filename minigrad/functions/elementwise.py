@@ -1,6 +1,13 @@
 """Elementwise functions: trigonometric, tanh, sqrt, square, abs, clip, relu, where."""
 from minigrad.backend import get_array_module
-from minigrad.core import Function, Variable, as_variable, _broadcast_shapes, _constant, sum_to
+from minigrad.core import (
+    Function,
+    Variable,
+    _broadcast_shapes,
+    _constant,
+    as_variable,
+    sum_to,
+)
 
 
 class Sin(Function):

@@ -1,16 +1,20 @@
 """Reductions beyond sum: mean, max and min (gradient to the arg-max / arg-min elements)."""
 from minigrad.backend import get_array_module
-from minigrad.core import (Function, as_variable, _keepdims_shape, _normalize_axis, broadcast_to,
-                           reshape, sum)
+from minigrad.core import (
+    Function,
+    _keepdims_shape,
+    _normalize_axis,
+    _unreduce,
+    as_variable,
+    sum,
+)
 
 
 def mean(x, axis=None, keepdims=False):
     """Mean over axis (an int, a tuple, or None for all)."""
     x = as_variable(x)
     axes = _normalize_axis(axis, x.ndim, "mean")
-    count = 1
-    for a in axes:
-        count *= x.shape[a]
+    count = _size(x.shape, axes)
     return sum(x, axes, keepdims) * (1.0 / count if count else float("nan"))
 
 
@@ -42,9 +46,7 @@ class _Extremum(Function):
         return y.reshape(_keepdims_shape(x.shape, axes)) if self.keepdims else y
 
     def backward(self, gy):
-        if not self.keepdims:
-            gy = reshape(gy, _keepdims_shape(self.x_shape, self.axes))
-        return broadcast_to(gy, self.x_shape) * self.mask
+        return _unreduce(gy, self.x_shape, self.axes, self.keepdims) * self.mask
 
 
 def _size(shape, axes):
