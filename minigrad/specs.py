@@ -83,4 +83,9 @@ SPECS = [
     Spec("Max", lambda x: F.max(x, axis=1), _distinct(3, 4)),
     Spec("Min", lambda x: F.min(x, axis=(0, 2), keepdims=True), _distinct(2, 3, 4)),
     Spec("mean", lambda x: F.mean(x, axis=0), _n(3, 4), note="composite: sum * (1/n)"),
+    Spec("Softmax", F.softmax, _n(3, 4)),
+    Spec("LogSoftmax", lambda x: F.log_softmax(x, axis=-1), _n(2, 3, 4)),
+    Spec("LogSumExp", lambda x: F.logsumexp(x, axis=0), _n(3, 4)),
+    Spec("Sigmoid", F.sigmoid, lambda rng: (rng.standard_normal((3, 4)) * 3,)),
+    Spec("LogSigmoid", F.log_sigmoid, lambda rng: (rng.standard_normal((3, 4)) * 3,)),
 ]

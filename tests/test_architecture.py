@@ -12,8 +12,10 @@ ROOT = pathlib.Path(minigrad.__file__).parent
 LAYERS = {
     "minigrad.backend": 0,
     "minigrad.config": 0,
+    "minigrad._numerics": 1,
     "minigrad.core": 1,
     "minigrad.gradcheck": 2,
+    "minigrad.functions.activations": 2,
     "minigrad.functions.elementwise": 2,
     "minigrad.functions.linear": 2,
     "minigrad.functions.reductions": 2,
