@@ -5,6 +5,11 @@ import numpy as np
 
 import minigrad.functions as F
 from minigrad.core import GetItemGrad
+from minigrad.losses.nll import NLLLossGrad, _Picked
+
+
+def _picked(x_shape, t, w):
+    return _Picked(x_shape, t, t != -100, w, np.float64)
 
 
 @dataclass(frozen=True)
@@ -87,5 +92,9 @@ SPECS = [
     Spec("LogSoftmax", lambda x: F.log_softmax(x, axis=-1), _n(2, 3, 4)),
     Spec("LogSumExp", lambda x: F.logsumexp(x, axis=0), _n(3, 4)),
     Spec("Sigmoid", F.sigmoid, lambda rng: (rng.standard_normal((3, 4)) * 3,)),
+    Spec("NLLLoss", lambda x: F.nll_loss(x, np.array([[0, 2], [-100, 1]]), weight=np.array([0.5, 2.0, 1.5])),
+         _n(2, 3, 2)),
+    Spec("NLLLossGrad", lambda gy: NLLLossGrad(_picked((4, 3), np.array([2, 0, -100, 2]), np.array([1.0, 2.0, 3.0])),
+                                               "none")(gy), _n(4)),
     Spec("LogSigmoid", F.log_sigmoid, lambda rng: (rng.standard_normal((3, 4)) * 3,)),
 ]

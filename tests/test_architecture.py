@@ -19,10 +19,13 @@ LAYERS = {
     "minigrad.functions.elementwise": 2,
     "minigrad.functions.linear": 2,
     "minigrad.functions.reductions": 2,
-    "minigrad.functions": 3,
-    "minigrad.specs": 4,
-    "minigrad": 5,
-    "minigrad.__main__": 5,
+    "minigrad.losses.checks": 2,
+    "minigrad.losses.nll": 3,
+    "minigrad.losses": 4,
+    "minigrad.functions": 5,
+    "minigrad.specs": 6,
+    "minigrad": 7,
+    "minigrad.__main__": 7,
 }
 
 

@@ -1,0 +1,70 @@
+"""Validation shared by the losses: reductions, class-index targets, class weights."""
+import warnings
+
+from minigrad.backend import get_array_module
+from minigrad.core import Variable
+
+REDUCTIONS = ("none", "mean", "sum")
+
+
+def unwrap(x):
+    return x.data if isinstance(x, Variable) else x
+
+
+def check_reduction(reduction):
+    """The reduction name; 'elementwise_mean' is accepted as 'mean' with a warning."""
+    if reduction == "elementwise_mean":
+        warnings.warn("reduction='elementwise_mean' is deprecated. Please use reduction='mean' instead.",
+                      UserWarning, stacklevel=3)
+        return "mean"
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"{reduction!r} is not a valid value for reduction; expected one of {REDUCTIONS}")
+    return reduction
+
+
+def class_count(x_shape, op):
+    """C for logits of shape (C,), (N, C) or (N, C, d1, ..., dk)."""
+    if len(x_shape) == 0:
+        raise ValueError(f"{op}: expected an input of 1 or more dimensions (C,), (N, C) or "
+                         f"(N, C, d1, ...), got a 0-d input")
+    return x_shape[0] if len(x_shape) == 1 else x_shape[1]
+
+
+def index_target_shape(x_shape):
+    """The shape class-index targets must have: the input's shape without the class axis."""
+    return () if len(x_shape) == 1 else (x_shape[0],) + tuple(x_shape[2:])
+
+
+def class_targets(x_shape, t, ignore_index, op):
+    """Check integer class targets against logits of x_shape; return the mask of counted targets.
+
+    Values outside [0, C) other than ignore_index raise IndexError naming the value and C (numpy
+    indexing would silently wrap -1 to the last class).
+    """
+    c = class_count(x_shape, op)
+    kind = getattr(getattr(t, "dtype", None), "kind", None)
+    if kind not in ("i", "u"):
+        got = t.dtype if kind is not None else type(t).__name__
+        raise TypeError(f"{op}: class-index targets must be integers, got {got}")
+    expected = index_target_shape(x_shape)
+    if t.shape != expected:
+        raise ValueError(f"{op}: target shape {t.shape} does not match input shape {tuple(x_shape)}; "
+                         f"expected {expected} for class indices")
+    valid = t != ignore_index
+    bad = valid & ((t < 0) | (t >= c))
+    if bad.any():
+        value = int(t[bad].reshape(-1)[0])
+        raise IndexError(f"{op}: target {value} is out of bounds for {c} classes "
+                         f"(expected 0 <= target < {c}, or ignore_index={ignore_index})")
+    return valid
+
+
+def class_weight(weight, c, dtype, op):
+    """A (C,) weight array in the input's dtype, or None; weights are constants, never differentiated."""
+    if weight is None:
+        return None
+    w = unwrap(weight)
+    if getattr(w, "shape", None) != (c,):
+        shape = getattr(w, "shape", type(w).__name__)
+        raise ValueError(f"{op}: weight of shape {shape} does not match {c} classes; expected ({c},)")
+    return get_array_module(w).asarray(w, dtype=dtype)
