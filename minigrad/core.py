@@ -221,6 +221,7 @@ class Parameter(Variable):
 
 
 def _data(x):
+    """The array inside a Variable; anything else unchanged."""
     return x.data if isinstance(x, Variable) else x
 
 

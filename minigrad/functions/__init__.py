@@ -8,6 +8,6 @@ from minigrad.functions.reductions import max, mean, min
 from minigrad.losses import nll_loss
 
 __all__ = ["abs", "add", "broadcast_to", "clip", "cos", "div", "exp", "get_item", "linear", "log",
-           "log_sigmoid", "log_softmax", "logsumexp", "matmul", "max", "mean", "min", "mul", "neg", "nll_loss", "pow",
-           "relu", "reshape", "sigmoid", "sin", "softmax", "sqrt", "square", "sub", "sum", "sum_to", "tanh",
-           "transpose", "where"]
+           "log_sigmoid", "log_softmax", "logsumexp", "matmul", "max", "mean", "min", "mul", "neg",
+           "nll_loss", "pow", "relu", "reshape", "sigmoid", "sin", "softmax", "sqrt", "square", "sub",
+           "sum", "sum_to", "tanh", "transpose", "where"]

@@ -5,6 +5,7 @@ from minigrad.core import (
     Variable,
     _broadcast_shapes,
     _constant,
+    _data,
     as_variable,
     sum_to,
 )
@@ -139,7 +140,7 @@ def clip(x, x_min, x_max):
 
 def where(cond, a, b):
     """Elementwise cond ? a : b; cond is a boolean array (or Variable, taken as a constant)."""
-    cond = cond.data if isinstance(cond, Variable) else cond
+    cond = _data(cond)
     if getattr(cond, "dtype", None) is None or cond.dtype.kind != "b":
         raise TypeError(f"where: cond must be a boolean array, got {getattr(cond, 'dtype', type(cond).__name__)}")
     if isinstance(b, Variable) and not isinstance(a, Variable):

@@ -2,13 +2,9 @@
 import warnings
 
 from minigrad.backend import get_array_module
-from minigrad.core import Variable
+from minigrad.core import _data
 
 REDUCTIONS = ("none", "mean", "sum")
-
-
-def unwrap(x):
-    return x.data if isinstance(x, Variable) else x
 
 
 def check_reduction(reduction):
@@ -63,7 +59,7 @@ def class_weight(weight, c, dtype, op):
     """A (C,) weight array in the input's dtype, or None; weights are constants, never differentiated."""
     if weight is None:
         return None
-    w = unwrap(weight)
+    w = _data(weight)
     if getattr(w, "shape", None) != (c,):
         shape = getattr(w, "shape", type(w).__name__)
         raise ValueError(f"{op}: weight of shape {shape} does not match {c} classes; expected ({c},)")

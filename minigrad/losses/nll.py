@@ -2,9 +2,9 @@
 import numpy as np
 
 from minigrad.backend import get_array_module
-from minigrad.core import Function, as_variable
+from minigrad.core import Function, _data, as_variable
 from minigrad.losses.checks import (check_reduction, class_count, class_targets, class_weight,
-                                    index_target_shape, unwrap)
+                                    index_target_shape)
 
 
 def _as_3d(shape):
@@ -95,7 +95,7 @@ def nll_loss(x, t, *, weight=None, ignore_index=-100, reduction="mean"):
     if x.dtype.kind != "f":
         raise TypeError(f"nll_loss: expected floating point log-probabilities, got dtype {x.dtype}")
     reduction = check_reduction(reduction)
-    t = unwrap(t)
+    t = _data(t)
     valid = class_targets(x.shape, t, ignore_index, "nll_loss")
     w = class_weight(weight, class_count(x.shape, "nll_loss"), x.dtype, "nll_loss")
     return NLLLoss(_Picked(x.shape, t, valid, w, x.dtype), reduction)(x)
