@@ -1,4 +1,4 @@
-"""Array-level stable kernels (any xp): logsumexp, softmax, log_softmax, sigmoid, log_sigmoid."""
+"""Array-level stable kernels (any xp): logsumexp, softmax, log_softmax, sigmoid, log_sigmoid, softplus."""
 import numpy as np
 
 from minigrad.backend import get_array_module
@@ -37,7 +37,25 @@ def sigmoid(x):
         return 1 / (1 + xp.exp(-x))
 
 
+def log1p_exp_neg_abs(x):
+    """log1p(exp(-|x|)), in (0, log 2]: the softplus tail of log_sigmoid and the BCE losses.
+
+    With u = 1 + e rounded, log1p(e) = log(u) - ((u - 1) - e) / u to within float precision: the
+    correction is u's rounding error (exact by Sterbenz). It replaces log1p, which NumPy does not
+    vectorise (about 5x slower than log).
+    """
+    xp = get_array_module(x)
+    e = xp.abs(x.reshape(x.shape or (1,)))  # 1-d for 0-d input: in-place ops need arrays, not scalars
+    xp.exp(xp.negative(e, out=e), out=e)
+    u = e + 1
+    d = u - 1
+    d -= e
+    d /= u
+    r = xp.log(u, out=u)
+    r -= d
+    return r.reshape(x.shape)
+
+
 def log_sigmoid(x):
     """min(x, 0) - log1p(exp(-|x|)): no overflow, exact for large |x|."""
-    xp = get_array_module(x)
-    return xp.minimum(x, 0) - xp.log1p(xp.exp(-xp.abs(x)))
+    return get_array_module(x).minimum(x, 0) - log1p_exp_neg_abs(x)

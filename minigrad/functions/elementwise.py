@@ -1,4 +1,6 @@
-"""Elementwise functions: trigonometric, tanh, sqrt, square, abs, clip, relu, where."""
+"""Elementwise functions: trigonometric, tanh, sqrt, square, abs, clip, relu, where, astype."""
+import numpy as np
+
 from minigrad.backend import get_array_module
 from minigrad.core import (
     Function,
@@ -52,6 +54,22 @@ class Square(Function):
         return gy * (2 * self.inputs[0])
 
 
+class AsType(Function):
+    """A dtype conversion; the gradient is converted back to the input's dtype."""
+
+    keeps_output = False
+
+    def __init__(self, dtype):
+        self.dtype = np.dtype(dtype)
+
+    def forward(self, x):
+        self.x_dtype = x.dtype
+        return x.astype(self.dtype)
+
+    def backward(self, gy):
+        return astype(gy, self.x_dtype)
+
+
 class _Masked(Function):
     """A piecewise-linear function: its gradient is gy * mask, the mask constant near x."""
 
@@ -101,6 +119,11 @@ class Where(Function):
         ga = sum_to(where(self.cond, gy, 0.0), a_shape) if na else None
         gb = sum_to(where(self.cond, 0.0, gy), b_shape) if nb else None
         return ga, gb
+
+
+def astype(x, dtype):
+    """x converted to dtype (a float dtype for gradients to flow)."""
+    return AsType(dtype)(x)
 
 
 def sin(x):

@@ -1,0 +1,39 @@
+"""Cache-sized row blocks for the fused losses, spread over CPU threads (NumPy releases the GIL)."""
+import functools
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+
+
+@functools.lru_cache(maxsize=1)
+def _pool(workers):
+    return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="minigrad")
+
+
+def workers():
+    """CPU threads the blocks are spread over (the CPUs this process may run on)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def for_blocks(fn, n, row_size, xp, block):
+    """fn(lo, hi) for consecutive row blocks [lo, hi) covering range(n); returns fn's results in order.
+
+    NumPy work is cut into blocks of about `block` elements (rows of row_size), each thread taking
+    one contiguous span of blocks; CuPy work (and small work) is a single call. fn must set its own
+    np.errstate: the error state does not pass to other threads.
+    """
+    rows = max(1, block // max(row_size, 1))
+    if xp is not np or n <= rows:
+        return [fn(0, n)]
+    starts = list(range(0, n, rows))
+    k = min(workers(), len(starts))
+    spans = [starts[i * len(starts) // k:(i + 1) * len(starts) // k] for i in range(k)]
+
+    def run(span):
+        return [fn(lo, min(lo + rows, n)) for lo in span]
+
+    if k == 1:
+        return run(spans[0])
+    return [r for part in _pool(k).map(run, spans) for r in part]

@@ -1,0 +1,241 @@
+"""Fused softmax cross entropy: SoftmaxCrossEntropy and its gradient SoftmaxCrossEntropyGrad."""
+import numbers
+
+import numpy as np
+
+from minigrad._blocks import for_blocks
+from minigrad.backend import get_array_module
+from minigrad.core import Function, Variable, _data, as_variable, reshape, sum
+from minigrad.functions.activations import _float_input, log_softmax, softmax
+from minigrad.functions.elementwise import astype
+from minigrad.losses.checks import check_reduction, class_count, class_weight, index_target_shape
+from minigrad.losses.nll import NLLLoss
+from minigrad.losses.targets import kept_shape, pick, view_shape
+
+BLOCK = 1 << 19  # elements per block of rows: the logits and gradient rows of a block stay in cache
+
+
+class _Setup:
+    """What a cross entropy and its gradient share: the view of the logits, targets, class weights,
+    smoothing eps and the reduction's per-position scale `coef` (the loss is sum(coef * l))."""
+
+    def __init__(self, xp, x_shape, dtype, reduction, eps, w, picked=None):
+        self.x_shape = tuple(x_shape)
+        self.view = view_shape(x_shape)
+        self.kept = kept_shape(self.view)
+        self.kept_size = int(np.prod(self.kept[1:]))  # positions per row of the view
+        self.out_shape = index_target_shape(x_shape)
+        self.c = c = self.view[1]
+        self.reduction, self.eps, self.w, self.picked = reduction, eps, w, picked
+        self.w_b = None if w is None else w.reshape((1, c) + (1,) * (len(self.view) - 2))
+        self.w_sum = c if w is None else w.sum()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if picked is None:  # probability targets: 'mean' averages over positions, whatever the weights
+                self.denom = int(np.prod(self.kept))
+                self.coef = xp.asarray(1 / self.denom if reduction == "mean" and self.denom else 1, dtype=dtype)
+            else:
+                self.denom = picked.total
+                self.valid = picked.valid.astype(dtype)
+                # a_n = sum_c P[n, c] of the smoothed weighted target P = (1-eps) w[t] onehot + (eps/C) w
+                self.mass = (1 - eps) * picked.wt + ((eps / c) * self.w_sum) * self.valid
+                self.coef = self.valid / picked.total if reduction == "mean" else self.valid
+                self.coef = xp.where(picked.valid, self.coef, 0)  # 0, not NaN, where ignored
+        self.buf = self.s = None  # exp(x - max) and its row sums, from the forward
+
+    def scale(self, gy):
+        """k_n = gy_n * coef_n, the factor of position n's gradient (arrays or Variables)."""
+        if self.reduction == "none":
+            gy = reshape(gy, self.kept) if isinstance(gy, Variable) else gy.reshape(self.kept)
+        return gy * self.coef
+
+    def class_sum(self, a):
+        """sum_c w_c a[n, c] in the kept shape (arrays)."""
+        if self.w is None:
+            return a.sum(axis=1, keepdims=True)
+        if a.ndim == 2:
+            return (a @ self.w)[:, None]
+        return get_array_module(a).matmul(self.w, a)[:, None, :]
+
+    def class_sum_var(self, a):
+        """sum_c w_c a[n, c] in the kept shape (Variables)."""
+        return sum(a if self.w_b is None else a * self.w_b, axis=1, keepdims=True)
+
+    def smoothed(self, q):
+        """(1 - eps) q + eps / C: the smoothed probability targets."""
+        return q if self.eps == 0 else q * (1 - self.eps) + self.eps / self.c
+
+
+class SoftmaxCrossEntropy(Function):
+    """-sum_c P[n, c] log_softmax(x)[n, c] per position, P the weighted (smoothed) target."""
+
+    def __init__(self, setup):
+        self.setup = setup
+
+    def forward(self, x, q=None):
+        st = self.setup
+        xp = get_array_module(x)
+        x = x.reshape(st.view)
+        q = None if q is None else q.reshape(st.view)
+        e = xp.empty_like(x)  # exp(x - max), kept for the backward to turn into the gradient in place
+        s, loss = xp.empty(st.kept, x.dtype), xp.empty(st.kept, x.dtype)
+
+        def block(lo, hi):
+            with np.errstate(invalid="ignore", divide="ignore"):  # -inf rows or +inf give NaN, as torch
+                xb, eb = x[lo:hi], e[lo:hi]
+                # z = x - max <= 0: exp(z) cannot overflow, and log_softmax = z - log(s) has no cancellation.
+                xp.subtract(xb, xb.max(axis=1, keepdims=True), out=eb)
+                if q is None:
+                    p = st.picked
+                    zq = (1 - st.eps) * p.wt[lo:hi] * xp.take_along_axis(eb, p.t[lo:hi], axis=1)
+                    if st.eps:
+                        zq += (st.eps / st.c) * st.class_sum(eb)
+                    mass = st.mass[lo:hi]
+                else:
+                    qb = st.smoothed(q[lo:hi])
+                    mass, zq = st.class_sum(qb), st.class_sum(qb * eb)
+                xp.exp(eb, out=eb)
+                sb = eb.sum(axis=1, keepdims=True)
+                s[lo:hi] = sb
+                lb = mass * xp.log(sb) - zq
+                loss[lo:hi] = lb if q is not None else xp.where(st.picked.valid[lo:hi], lb, 0)
+
+        for_blocks(block, st.view[0], st.c * st.kept_size, xp, BLOCK)
+        st.buf, st.s = e, s
+        if st.reduction == "none":
+            return loss.reshape(st.out_shape)
+        total = loss.sum()
+        if st.reduction == "sum":
+            return total
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return total / st.denom  # NaN if nothing counts, as torch
+
+    def backward(self, gy):
+        st = self.setup
+        x = self.inputs[0]
+        gx = SoftmaxCrossEntropyGrad(st)(x, gy, *self.inputs[1:]) if self.needs_input_grad[0] else None
+        if len(self.inputs) == 1:
+            return gx
+        gq = None
+        if self.needs_input_grad[1]:  # d/dq of -sum_c w_c q_c lp_c is -(1-eps) w lp
+            gq = st.scale(gy) * (-(1 - st.eps)) * log_softmax(reshape(x, st.view), axis=1)
+            gq = reshape(gq if st.w_b is None else gq * st.w_b, st.x_shape)
+        return gx, gq
+
+
+class SoftmaxCrossEntropyGrad(Function):
+    """The gradient k_n (a_n softmax(x)[n] - P[n]) of SoftmaxCrossEntropy, k_n = gy_n * coef_n.
+
+    Inputs (x, gy) for class indices, (x, gy, q) for probability targets.
+    """
+
+    def __init__(self, setup):
+        self.setup = setup
+
+    def forward(self, x, gy, q=None):
+        st = self.setup
+        xp = get_array_module(x)
+        x = x.reshape(st.view)
+        q = None if q is None else q.reshape(st.view)
+        e, s, st.buf = st.buf, st.s, None  # the forward's exp(x - max), handed out once
+        fresh = e is None
+        if fresh:
+            e, s = xp.empty_like(x), xp.empty(st.kept, x.dtype)
+        k = xp.broadcast_to(st.scale(gy), st.kept)
+
+        def block(lo, hi):
+            with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+                eb, sb, kb = e[lo:hi], s[lo:hi], k[lo:hi]
+                if fresh:
+                    xb = x[lo:hi]
+                    xp.exp(xp.subtract(xb, xb.max(axis=1, keepdims=True), out=eb), out=eb)
+                    sb[...] = eb.sum(axis=1, keepdims=True)
+                if q is None:
+                    p = st.picked
+                    eb *= kb * st.mass[lo:hi] / sb
+                    t = p.t[lo:hi]
+                    at_t = xp.take_along_axis(eb, t, axis=1) - kb * (1 - st.eps) * p.wt[lo:hi]
+                    xp.put_along_axis(eb, t, at_t, axis=1)
+                    if st.eps:
+                        ks = kb * (st.eps / st.c)
+                        eb -= ks if st.w_b is None else ks * st.w_b
+                else:
+                    qb = st.smoothed(q[lo:hi])
+                    eb *= kb * st.class_sum(qb) / sb
+                    qb = qb * kb
+                    eb -= qb if st.w_b is None else qb * st.w_b
+
+        for_blocks(block, st.view[0], st.c * st.kept_size, xp, BLOCK)
+        return e.reshape(st.x_shape)
+
+    def backward(self, ggx):
+        st = self.setup
+        x, gy = self.inputs[:2]
+        u = reshape(ggx, st.view)
+        sm = softmax(reshape(x, st.view), axis=1)
+        su = sum(sm * u, axis=1, keepdims=True)
+        k = st.scale(gy)
+        if st.picked is None:
+            q = st.smoothed(reshape(self.inputs[2], st.view))
+            mass, qu = st.class_sum_var(q), st.class_sum_var(q * u)
+        else:
+            mass = st.mass
+            # sum_c P_c u_c = (1-eps) w[t] u[t] + (eps/C) valid sum_c w_c u_c; NLLLoss gives -w[t] u[t]
+            qu = reshape(NLLLoss(st.picked, "none")(ggx), st.kept) * (-(1 - st.eps))
+            if st.eps:
+                qu = qu + st.class_sum_var(u) * ((st.eps / st.c) * st.valid)
+        needs = self.needs_input_grad
+        gx = reshape(k * mass * sm * (u - su), st.x_shape) if needs[0] else None
+        h = (mass * su - qu) * st.coef  # d(gx . ggx)/d(gy), per position
+        ggy = (reshape(h, st.out_shape) if st.reduction == "none" else sum(h)) if needs[1] else None
+        if st.picked is None:
+            gq = None
+            if needs[2]:
+                gq = k * (1 - st.eps) * (su - u)
+                gq = reshape(gq if st.w_b is None else gq * st.w_b, st.x_shape)
+            return gx, ggy, gq
+        return gx, ggy
+
+
+def _smoothing(label_smoothing):
+    if not isinstance(label_smoothing, numbers.Real) or not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"softmax_cross_entropy: label_smoothing must be between 0.0 and 1.0, "
+                         f"got {label_smoothing!r}")
+    return float(label_smoothing)
+
+
+def softmax_cross_entropy(x, t, *, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+    """Cross entropy of logits x (C,), (N, C) or (N, C, d1, ...) against targets t, fused and exact.
+
+    t holds class indices (any integer dtype, x's shape without the class axis) or class
+    probabilities (floats, x's shape; a Variable gets a gradient). weight (C,) rescales each class;
+    ignore_index marks class-index positions that count for nothing; label_smoothing eps mixes the
+    target with the uniform distribution: (1 - eps) target + eps / C. 'mean' divides by the sum of
+    the targets' weights for class indices and by the number of positions for probabilities.
+    This is torch's cross_entropy; the class axis is 1 (0 for (C,) input).
+    """
+    op = "softmax_cross_entropy"
+    x = _float_input(x, op)
+    reduction = check_reduction(reduction)
+    eps = _smoothing(label_smoothing)
+    c = class_count(x.shape, op)
+    if c == 0:
+        raise ValueError(f"{op}: expected at least one class, got input shape {x.shape}")
+    xp = get_array_module(x.data)
+    t_data = _data(t)
+    if getattr(t_data, "shape", None) == x.shape:
+        if t_data.dtype.kind != "f":
+            raise TypeError(f"{op}: targets shaped like the input {x.shape} are class probabilities and must "
+                            f"be floating point, got {t_data.dtype}; class indices have shape "
+                            f"{index_target_shape(x.shape)}")
+        if ignore_index >= 0:
+            raise ValueError(f"{op}: ignore_index={ignore_index} is not supported for probability targets; "
+                             f"expected a negative ignore_index")
+        w = class_weight(weight, c, x.dtype, op)
+        q = as_variable(t)
+        q = astype(q, x.dtype) if q.dtype != x.dtype else q
+        return SoftmaxCrossEntropy(_Setup(xp, x.shape, x.dtype, reduction, eps, w))(x, q)
+    picked, w = pick(x.shape, x.dtype, t_data, weight, ignore_index, op)
+    return SoftmaxCrossEntropy(_Setup(xp, x.shape, x.dtype, reduction, eps, w, picked))(x)
+
+
+cross_entropy = softmax_cross_entropy
