@@ -8,7 +8,8 @@ from minigrad.specs import SPECS
 
 def check(specs=SPECS, out=sys.stdout):
     """Print one row per spec (first and second derivatives); return the number of failures."""
-    header = f"{'Function':<12} {'inputs':>6}  {'grad max abs':>12} {'max rel':>9}  " \
+    width = max(len(s.label) for s in specs)
+    header = f"{'Function [options]':<{width}} {'inputs':>6}  {'grad max abs':>12} {'max rel':>9}  " \
              f"{'gradgrad max abs':>16} {'max rel':>9}  result"
     print(header, file=out)
     print("-" * len(header), file=out)
@@ -19,13 +20,14 @@ def check(specs=SPECS, out=sys.stdout):
         second = check_second_gradients(spec.fn, inputs, atol=spec.atol, rtol=spec.rtol)
         error = first["error"] or second["error"]
         failures += error is not None
-        print(f"{spec.name:<12} {first['checked']:>6}  {first['max_abs']:>12.2e} {first['max_rel']:>9.2e}  "
+        print(f"{spec.label:<{width}} {first['checked']:>6}  {first['max_abs']:>12.2e} {first['max_rel']:>9.2e}  "
               f"{second['max_abs']:>16.2e} {second['max_rel']:>9.2e}  {'FAIL' if error else 'pass'}",
               file=out)
         if error:
             print(f"    {error}", file=out)
-    print(f"\n{len(specs) - failures} of {len(specs)} Functions pass gradcheck and gradgradcheck "
-          f"(float64, central differences, random upstream gradients)", file=out)
+    functions = len({s.name for s in specs})
+    print(f"\n{len(specs) - failures} of {len(specs)} rows ({functions} Functions) pass gradcheck and "
+          f"gradgradcheck (float64, central differences, random upstream gradients)", file=out)
     return failures
 
 

@@ -5,6 +5,10 @@ import numpy as np
 
 import minigrad.functions as F
 from minigrad.core import GetItemGrad
+from minigrad.losses.bce import SigmoidBCEGrad
+from minigrad.losses.bce import _Setup as _BCESetup
+from minigrad.losses.cross_entropy import SoftmaxCrossEntropyGrad
+from minigrad.losses.cross_entropy import _Setup as _CESetup
 from minigrad.losses.nll import NLLLossGrad
 from minigrad.losses.targets import pick
 
@@ -18,15 +22,21 @@ class Spec:
     """How to check one Function.
 
     name: the Function class (as registered); fn: a callable taking the inputs; make: rng -> tuple
-    of float64 (or integer) arrays, away from kinks; atol/rtol: gradient-check tolerances.
+    of float64 (or integer) arrays, away from kinks; variant: the options this row exercises;
+    atol/rtol: gradient-check tolerances.
     """
 
     name: str
     fn: object
     make: object
+    variant: str = ""
     atol: float = 1e-5
     rtol: float = 1e-3
     note: str = field(default="")
+
+    @property
+    def label(self):
+        return f"{self.name} [{self.variant}]" if self.variant else self.name
 
     def inputs(self, seed=0):
         return self.make(np.random.default_rng(seed))
@@ -48,6 +58,39 @@ def _away_from_zero(*shape):
 def _distinct(*shape):
     """A permutation of well-separated values: no ties for max/min."""
     return lambda rng: (rng.permutation(np.arange(int(np.prod(shape)), dtype=np.float64)).reshape(shape) * 0.1,)
+
+
+def _logits_and(t_shape, high):
+    """Logits with the shape of the targets plus a class axis, for targets drawn below `high`."""
+    def make(rng):
+        return (rng.standard_normal(t_shape[:1] + (high,) + t_shape[1:]),)
+    return make
+
+
+def _probs(*shape):
+    """Logits and soft targets (rows need not sum to 1, as torch allows)."""
+    return lambda rng: (rng.standard_normal(shape), rng.uniform(0.0, 1.0, shape))
+
+
+def _ce_grad(x, gy, *q, t=None, w=None, ignore_index=-100, reduction="mean", eps=0.0):
+    """SoftmaxCrossEntropyGrad called directly (no forward buffer to reuse: it recomputes)."""
+    xp_w = None if w is None else np.asarray(w, dtype=x.dtype)
+    if t is None:
+        setup = _CESetup(np, x.shape, x.dtype, reduction, eps, xp_w)
+    else:
+        picked, _ = pick(x.shape, x.dtype, t, w, ignore_index, "spec")
+        setup = _CESetup(np, x.shape, x.dtype, reduction, eps, xp_w, picked)
+    return SoftmaxCrossEntropyGrad(setup)(x, gy, *q)
+
+
+def _bce_grad(x, gy, y, *, reduction="mean", w=None, pw=None):
+    cast = [None if a is None else np.asarray(a, dtype=x.dtype) for a in (w, pw)]
+    return SigmoidBCEGrad(_BCESetup(x.shape, x.dtype, reduction, *cast))(x, gy, y)
+
+
+T2 = np.array([0, 2, 1, 2])
+T3 = np.array([[0, 2], [-100, 1], [2, 2]])
+W3 = np.array([0.5, 2.0, 1.5])
 
 
 def _two(s0, s1, positive_second=False):
@@ -98,4 +141,43 @@ SPECS = [
     Spec("NLLLossGrad", lambda gy: NLLLossGrad(_picked((4, 3), np.array([2, 0, -100, 2]), np.array([1.0, 2.0, 3.0])),
                                                "none")(gy), _n(4)),
     Spec("LogSigmoid", F.log_sigmoid, lambda rng: (rng.standard_normal((3, 4)) * 3,)),
+    Spec("AsType", lambda x: F.astype(F.astype(x, np.float64), x.dtype), _n(3, 4), "float64 and back"),
+    Spec("SoftmaxCrossEntropy", lambda x: F.softmax_cross_entropy(x, T2), _n(4, 3), "class indices"),
+    Spec("SoftmaxCrossEntropy", lambda x: F.softmax_cross_entropy(x, np.array(1), reduction="none"), _n(3),
+         "unbatched, none"),
+    Spec("SoftmaxCrossEntropy", lambda x: F.softmax_cross_entropy(x, T3, weight=W3, reduction="sum",
+                                                                  label_smoothing=0.2),
+         _logits_and((3, 2), 3), "K-dim, weight, ignore_index, smoothing, sum"),
+    Spec("SoftmaxCrossEntropy", lambda x: F.softmax_cross_entropy(x, T2, weight=W3, label_smoothing=0.3,
+                                                                  reduction="none"),
+         _n(4, 3), "weight, smoothing, none"),
+    Spec("SoftmaxCrossEntropy", lambda x, q: F.softmax_cross_entropy(x, q, weight=W3, label_smoothing=0.1),
+         _probs(4, 3), "probabilities, weight, smoothing"),
+    Spec("SoftmaxCrossEntropy", lambda x, q: F.softmax_cross_entropy(x, q, reduction="none"),
+         _probs(2, 3, 2, 2), "probabilities, K-dim, none"),
+    Spec("SoftmaxCrossEntropyGrad", lambda x, gy: _ce_grad(x, gy, t=T2, w=W3, eps=0.2),
+         lambda rng: (rng.standard_normal((4, 3)), rng.standard_normal(())), "class indices, weight, smoothing"),
+    Spec("SoftmaxCrossEntropyGrad", lambda x, gy: _ce_grad(x, gy, t=T3, reduction="none"),
+         lambda rng: (rng.standard_normal((3, 3, 2)), rng.standard_normal((3, 2))), "K-dim, ignore_index, none"),
+    Spec("SoftmaxCrossEntropyGrad", lambda x, gy, q: _ce_grad(x, gy, q, w=W3, eps=0.1, reduction="sum"),
+         lambda rng: (rng.standard_normal((4, 3)), rng.standard_normal(()), rng.uniform(0, 1, (4, 3))),
+         "probabilities, weight, smoothing, sum"),
+    Spec("SigmoidBCE", F.sigmoid_bce, lambda rng: (rng.standard_normal((3, 4)) * 2, rng.uniform(0, 1, (3, 4))),
+         "soft targets"),
+    Spec("SigmoidBCE", lambda x, y: F.sigmoid_bce(x, y, weight=np.array([0.5, 1.0, 2.0, 1.5]),
+                                                  pos_weight=np.array([3.0, 0.5, 1.0, 2.0]), reduction="sum"),
+         lambda rng: (rng.standard_normal((3, 4)) * 2, rng.uniform(0, 1, (3, 4))), "weight, pos_weight, sum"),
+    Spec("SigmoidBCE", lambda x, y: F.sigmoid_bce(x, y, pos_weight=np.array([[[2.0]], [[0.5]]]), reduction="none"),
+         lambda rng: (rng.standard_normal((2, 2, 3, 2)) * 2, rng.uniform(0, 1, (2, 2, 3, 2))),
+         "pos_weight (C, 1, 1), none"),
+    Spec("SigmoidBCEGrad", lambda x, gy, y: _bce_grad(x, gy, y, w=[0.5, 1.0, 2.0, 1.5], pw=[3.0, 0.5, 1.0, 2.0]),
+         lambda rng: (rng.standard_normal((3, 4)) * 2, rng.standard_normal(()), rng.uniform(0, 1, (3, 4))),
+         "weight, pos_weight"),
+    Spec("SigmoidBCEGrad", lambda x, gy, y: _bce_grad(x, gy, y, reduction="none"),
+         lambda rng: (rng.standard_normal((3, 4)) * 2, rng.standard_normal((3, 4)), rng.uniform(0, 1, (3, 4))),
+         "none"),
+    Spec("BinaryCrossEntropy", lambda p, y: F.binary_cross_entropy(p, y, weight=np.array([[2.0], [0.5], [1.0]])),
+         lambda rng: (rng.uniform(0.1, 0.9, (3, 4)), rng.uniform(0, 1, (3, 4))), "weight (N, 1)"),
+    Spec("BinaryCrossEntropy", lambda p, y: F.binary_cross_entropy(p, y, reduction="none"),
+         lambda rng: (rng.uniform(0.1, 0.9, (5,)), rng.uniform(0, 1, (5,))), "none"),
 ]
