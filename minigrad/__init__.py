@@ -4,6 +4,10 @@ from minigrad.config import Config, no_grad, test_mode, using_config
 from minigrad.core import Function, Parameter, Variable, as_variable, grad
 from minigrad.gradcheck import GradcheckError, gradcheck, gradgradcheck, numerical_grad
 
+# The op library loads with the package: its namespace re-exports the losses, which build on its
+# activations, so importing minigrad.losses first must find minigrad.functions already loading.
+from minigrad import functions  # noqa: E402  isort: skip
+
 __all__ = ["Config", "Function", "GradcheckError", "Parameter", "Variable", "as_cupy", "as_numpy",
-           "as_variable", "get_array_module", "gpu_available", "grad", "gradcheck", "gradgradcheck",
+           "as_variable", "functions", "get_array_module", "gpu_available", "grad", "gradcheck", "gradgradcheck",
            "no_grad", "numerical_grad", "test_mode", "using_config"]

@@ -7,8 +7,8 @@ import minigrad.functions as F
 from minigrad.core import GetItemGrad
 from minigrad.losses.bce import SigmoidBCEGrad
 from minigrad.losses.bce import _Setup as _BCESetup
-from minigrad.losses.cross_entropy import SoftmaxCrossEntropyGrad
-from minigrad.losses.cross_entropy import _Setup as _CESetup
+from minigrad.losses.ce import SoftmaxCrossEntropyGrad
+from minigrad.losses.ce import _Setup as _CESetup
 from minigrad.losses.nll import NLLLossGrad
 from minigrad.losses.targets import pick
 

@@ -23,7 +23,7 @@ LAYERS = {
     "minigrad.losses.checks": 2,
     "minigrad.losses.targets": 3,
     "minigrad.losses.nll": 4,
-    "minigrad.losses.cross_entropy": 5,
+    "minigrad.losses.ce": 5,
     "minigrad.losses.bce": 4,
     "minigrad.losses": 6,
     "minigrad.functions": 7,

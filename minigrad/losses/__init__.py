@@ -1,6 +1,6 @@
 """The loss family: negative log-likelihood, fused softmax cross entropy and sigmoid BCE, BCE."""
 from minigrad.losses.bce import binary_cross_entropy, binary_cross_entropy_with_logits, sigmoid_bce
-from minigrad.losses.cross_entropy import cross_entropy, softmax_cross_entropy
+from minigrad.losses.ce import cross_entropy, softmax_cross_entropy
 from minigrad.losses.nll import nll_loss
 
 __all__ = ["binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "nll_loss",

@@ -222,7 +222,11 @@ def softmax_cross_entropy(x, t, *, weight=None, ignore_index=-100, reduction="me
         raise ValueError(f"{op}: expected at least one class, got input shape {x.shape}")
     xp = get_array_module(x.data)
     t_data = _data(t)
-    if getattr(t_data, "shape", None) == x.shape:
+    shape = getattr(t_data, "shape", None)
+    if shape not in (x.shape, index_target_shape(x.shape)):
+        raise ValueError(f"{op}: target shape {shape} does not match input shape {x.shape}; expected "
+                         f"{index_target_shape(x.shape)} for class indices or {x.shape} for class probabilities")
+    if shape == x.shape:
         if t_data.dtype.kind != "f":
             raise TypeError(f"{op}: targets shaped like the input {x.shape} are class probabilities and must "
                             f"be floating point, got {t_data.dtype}; class indices have shape "
