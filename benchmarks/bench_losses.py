@@ -1,0 +1,161 @@
+"""Fused losses against torch's CPU kernels and minigrad's composite graph: time and peak memory.
+
+float32 logits, default reduction ('mean'), forward + backward. Times are medians over worker
+processes of the medians of their rounds. Peak extra memory is measured in a fresh worker process per case: with
+tracemalloc (NumPy's allocations) for minigrad, and as the growth of the peak resident set (Linux
+VmHWM, reset after the inputs are made) for both frameworks; each as a multiple of the logits' size.
+"""
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tracemalloc
+
+import numpy as np
+
+from common import median_time, table, try_import_torch
+
+
+def shape(text):
+    n, c = text.lower().split("x")
+    return int(n), int(c)
+
+
+def inputs(loss, n, c, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, c), dtype=np.float32)
+    t = rng.integers(0, c, n) if loss == "ce" else (rng.random((n, c)) < 0.3).astype(np.float32)
+    return x, t
+
+
+def minigrad_fns(loss, x, t):
+    import minigrad as mg
+    import minigrad.functions as F
+
+    def run(fn):
+        def step():
+            xv = mg.Variable(x)
+            fn(xv).backward()
+            return xv.grad
+        return step
+
+    if loss == "ce":
+        return {"fused": run(lambda xv: F.softmax_cross_entropy(xv, t)),
+                "composite": run(lambda xv: F.nll_loss(F.log_softmax(xv), t))}
+    return {"fused": run(lambda xv: F.sigmoid_bce(xv, t)),
+            "composite": run(lambda xv: F.binary_cross_entropy(F.sigmoid(xv), t))}
+
+
+def torch_fn(torch, loss, x, t):
+    xt, tt = torch.from_numpy(x).requires_grad_(), torch.from_numpy(t)
+    fn = torch.nn.functional.cross_entropy if loss == "ce" else torch.nn.functional.binary_cross_entropy_with_logits
+
+    def step():
+        xt.grad = None
+        fn(xt, tt).backward()
+        return xt.grad
+    return step
+
+
+def speed_worker(impl, loss, n, c, rounds):
+    """In a fresh process: the median seconds of one forward + backward of one implementation."""
+    torch = try_import_torch() if impl == "torch" else None
+    x, t = inputs(loss, n, c)
+    fn = torch_fn(torch, loss, x, t) if torch is not None else minigrad_fns(loss, x, t)[impl]
+    big = x.size >= 1 << 26
+    print(json.dumps(median_time(fn, rounds=3 if big else rounds, warmup=1 if big else 2)))
+
+
+def speed(loss, shapes, rounds, repeats, torch):
+    """Each implementation in its own worker process (torch's idle threads spin for a while after each op
+    and would slow whatever runs next), the workers alternating; the median of their medians."""
+    impls = ["fused", "composite"] + (["torch"] if torch is not None else [])
+    rows = []
+    for n, c in shapes:
+        runs = {impl: [] for impl in impls}
+        for _ in range(repeats):
+            for impl in impls:
+                out = subprocess.run([sys.executable, __file__, "--speed-worker", impl, loss, str(n), str(c),
+                                      str(rounds)], check=True, capture_output=True, text=True)
+                runs[impl].append(json.loads(out.stdout))
+        ms = {impl: statistics.median(ts) * 1e3 for impl, ts in runs.items()}
+        vs_torch = f"{ms['fused'] / ms['torch']:.2f}x" if "torch" in ms else "n/a"
+        rows.append([f"{n}x{c}", f"{ms['fused']:.1f}", f"{ms['torch']:.1f}" if "torch" in ms else "-",
+                     f"{ms['composite']:.1f}", vs_torch, f"{ms['composite'] / ms['fused']:.1f}x"])
+    return rows
+
+
+def _peak_rss(reset=False):
+    """This process's peak resident set in bytes (Linux VmHWM), optionally reset to the current one first."""
+    if reset:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmHWM"))
+
+
+def memory_worker(framework, loss, n, c):
+    """In a fresh process: peak extra memory of one forward + backward, as multiples of the logits."""
+    torch = try_import_torch() if framework == "torch" else None
+    if framework == "minigrad":
+        import minigrad  # noqa: F401  (imported before the baseline, like torch)
+    x, t = inputs(loss, n, c)
+    fn = minigrad_fns(loss, x, t)["fused"] if torch is None else torch_fn(torch, loss, x, t)
+    base = _peak_rss(reset=True)
+    tracemalloc.start()
+    fn()
+    traced = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    rss = _peak_rss() - base
+    print(json.dumps({"tracemalloc": traced / x.nbytes if torch is None else None, "rss": rss / x.nbytes}))
+
+
+def memory(cases, torch):
+    rows = []
+    for loss, (n, c) in cases:
+        got = {}
+        for fw in ["minigrad"] + (["torch"] if torch is not None else []):
+            out = subprocess.run([sys.executable, __file__, "--memory-worker", fw, loss, str(n), str(c)],
+                                 check=True, capture_output=True, text=True)
+            got[fw] = json.loads(out.stdout)
+        name = "softmax_cross_entropy" if loss == "ce" else "sigmoid_bce"
+        rows.append([name, f"{n}x{c}", f"{got['minigrad']['tracemalloc']:.2f}x", f"{got['minigrad']['rss']:.2f}x",
+                     f"{got['torch']['rss']:.2f}x" if "torch" in got else "-"])
+    return rows
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--ce", type=shape, nargs="*", default=[(8192, 32000), (4096, 1000)], metavar="NxC")
+    parser.add_argument("--bce", type=shape, nargs="*", default=[(2048, 32000)], metavar="NxC")
+    parser.add_argument("--memory-ce", type=shape, default=(4096, 32000), metavar="NxC")
+    parser.add_argument("--memory-bce", type=shape, default=(2048, 32000), metavar="NxC")
+    parser.add_argument("--rounds", type=int, default=7, help="timed runs per worker")
+    parser.add_argument("--repeats", type=int, default=3, help="workers per implementation and shape")
+    parser.add_argument("--memory-worker", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--speed-worker", nargs=5, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.speed_worker:
+        impl, loss, n, c, rounds = args.speed_worker
+        return speed_worker(impl, loss, int(n), int(c), int(rounds))
+    if args.memory_worker:
+        fw, loss, n, c = args.memory_worker
+        return memory_worker(fw, loss, int(n), int(c))
+    torch = try_import_torch()
+    if torch is None:
+        print("torch is not installed (`make torch`): the torch columns are empty\n")
+    headers = ["shape", "fused ms", "torch ms", "composite ms", "fused / torch", "composite / fused"]
+    print("softmax_cross_entropy (target: fused / torch <= 0.6x, composite / fused >= 5x); "
+          "composite = nll_loss(log_softmax(x))")
+    print(table(speed("ce", args.ce, args.rounds, args.repeats, torch), headers))
+    print("\nsigmoid_bce (target: fused / torch <= 1.0x); composite = binary_cross_entropy(sigmoid(x))")
+    print(table(speed("bce", args.bce, args.rounds, args.repeats, torch), headers))
+    print("\nPeak extra memory of one forward + backward, as a multiple of the logits "
+          "(target for softmax_cross_entropy: tracemalloc <= 1.25x)")
+    cases = [("ce", args.memory_ce), ("bce", args.memory_bce)]
+    print(table(memory(cases, torch), ["loss", "shape", "minigrad tracemalloc", "minigrad RSS", "torch RSS"]))
+
+
+if __name__ == "__main__":
+    main()
