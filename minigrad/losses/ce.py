@@ -5,6 +5,7 @@ import numpy as np
 
 from minigrad._blocks import for_blocks
 from minigrad.backend import get_array_module
+from minigrad.config import Config
 from minigrad.core import Function, Variable, _data, as_variable, reshape, sum
 from minigrad.functions.activations import _float_input, log_softmax, softmax
 from minigrad.functions.elementwise import astype
@@ -40,7 +41,7 @@ class _Setup:
                 self.mass = (1 - eps) * picked.wt + ((eps / c) * self.w_sum) * self.valid
                 self.coef = self.valid / picked.total if reduction == "mean" else self.valid
                 self.coef = xp.where(picked.valid, self.coef, 0)  # 0, not NaN, where ignored
-        self.buf = self.s = None  # exp(x - max) and its row sums, from the forward
+        self.grad = None  # the forward's gradient for gy = 1, if it recorded a graph
 
     def scale(self, gy):
         """k_n = gy_n * coef_n, the factor of position n's gradient (arrays or Variables)."""
@@ -64,6 +65,27 @@ class _Setup:
         """(1 - eps) q + eps / C: the smoothed probability targets."""
         return q if self.eps == 0 else q * (1 - self.eps) + self.eps / self.c
 
+    def targets(self, q, lo, hi):
+        """For rows lo:hi: the smoothed probability targets (None for class indices) and the mass a_n."""
+        if q is None:
+            return None, self.mass[lo:hi]
+        qb = self.smoothed(q[lo:hi])
+        return qb, self.class_sum(qb)
+
+    def to_gradient(self, e, s, k, qb, mass, lo, hi):
+        """Turn e = exp(x - max) of rows lo:hi, with row sums s, into the gradient k (a softmax - P) in place."""
+        xp = get_array_module(e)
+        e *= k * mass / s
+        if qb is not None:
+            qb = qb * k
+            e -= qb if self.w_b is None else qb * self.w_b
+            return
+        p, t = self.picked, self.picked.t[lo:hi]
+        xp.put_along_axis(e, t, xp.take_along_axis(e, t, axis=1) - k * (1 - self.eps) * p.wt[lo:hi], axis=1)
+        if self.eps:
+            ks = k * (self.eps / self.c)
+            e -= ks if self.w_b is None else ks * self.w_b
+
 
 class SoftmaxCrossEntropy(Function):
     """-sum_c P[n, c] log_softmax(x)[n, c] per position, P the weighted (smoothed) target."""
@@ -76,31 +98,35 @@ class SoftmaxCrossEntropy(Function):
         xp = get_array_module(x)
         x = x.reshape(st.view)
         q = None if q is None else q.reshape(st.view)
-        e = xp.empty_like(x)  # exp(x - max), kept for the backward to turn into the gradient in place
-        s, loss = xp.empty(st.kept, x.dtype), xp.empty(st.kept, x.dtype)
+        # Recording a graph: exp(x - max) of each block becomes the gradient for gy = 1 while the block
+        # is in cache, in the one logits-sized buffer that the backward scales by gy (or hands out).
+        g = xp.empty_like(x) if Config.enable_backprop else None
+        loss = xp.empty(st.kept, x.dtype)
+        coef = xp.broadcast_to(st.coef, st.kept)
 
         def block(lo, hi):
             with np.errstate(invalid="ignore", divide="ignore"):  # -inf rows or +inf give NaN, as torch
-                xb, eb = x[lo:hi], e[lo:hi]
+                xb = x[lo:hi]
+                e = xp.empty_like(xb) if g is None else g[lo:hi]
                 # z = x - max <= 0: exp(z) cannot overflow, and log_softmax = z - log(s) has no cancellation.
-                xp.subtract(xb, xb.max(axis=1, keepdims=True), out=eb)
-                if q is None:
+                xp.subtract(xb, xb.max(axis=1, keepdims=True), out=e)
+                qb, mass = st.targets(q, lo, hi)
+                if qb is None:
                     p = st.picked
-                    zq = (1 - st.eps) * p.wt[lo:hi] * xp.take_along_axis(eb, p.t[lo:hi], axis=1)
+                    zq = (1 - st.eps) * p.wt[lo:hi] * xp.take_along_axis(e, p.t[lo:hi], axis=1)
                     if st.eps:
-                        zq += (st.eps / st.c) * st.class_sum(eb)
-                    mass = st.mass[lo:hi]
+                        zq += (st.eps / st.c) * st.class_sum(e)
                 else:
-                    qb = st.smoothed(q[lo:hi])
-                    mass, zq = st.class_sum(qb), st.class_sum(qb * eb)
-                xp.exp(eb, out=eb)
-                sb = eb.sum(axis=1, keepdims=True)
-                s[lo:hi] = sb
-                lb = mass * xp.log(sb) - zq
-                loss[lo:hi] = lb if q is not None else xp.where(st.picked.valid[lo:hi], lb, 0)
+                    zq = st.class_sum(qb * e)
+                xp.exp(e, out=e)
+                s = e.sum(axis=1, keepdims=True)
+                lb = mass * xp.log(s) - zq
+                loss[lo:hi] = lb if qb is not None else xp.where(st.picked.valid[lo:hi], lb, 0)
+                if g is not None:
+                    st.to_gradient(e, s, coef[lo:hi], qb, mass, lo, hi)
 
         for_blocks(block, st.view[0], st.c * st.kept_size, xp, BLOCK)
-        st.buf, st.s = e, s
+        st.grad = g
         if st.reduction == "none":
             return loss.reshape(st.out_shape)
         total = loss.sum()
@@ -136,36 +162,27 @@ class SoftmaxCrossEntropyGrad(Function):
         xp = get_array_module(x)
         x = x.reshape(st.view)
         q = None if q is None else q.reshape(st.view)
-        e, s, st.buf = st.buf, st.s, None  # the forward's exp(x - max), handed out once
-        fresh = e is None
-        if fresh:
-            e, s = xp.empty_like(x), xp.empty(st.kept, x.dtype)
-        k = xp.broadcast_to(st.scale(gy), st.kept)
+        g, st.grad = st.grad, None  # the forward's gradient for gy = 1, handed out once
+        if g is not None and st.reduction != "none" and gy.ndim == 0 and gy == 1:
+            return g.reshape(st.x_shape)
+        unit = g is not None
+        if unit:
+            k = xp.broadcast_to(gy.reshape(st.kept) if st.reduction == "none" else gy, st.kept)
+        else:
+            g, k = xp.empty_like(x), xp.broadcast_to(st.scale(gy), st.kept)
 
         def block(lo, hi):
             with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-                eb, sb, kb = e[lo:hi], s[lo:hi], k[lo:hi]
-                if fresh:
-                    xb = x[lo:hi]
-                    xp.exp(xp.subtract(xb, xb.max(axis=1, keepdims=True), out=eb), out=eb)
-                    sb[...] = eb.sum(axis=1, keepdims=True)
-                if q is None:
-                    p = st.picked
-                    eb *= kb * st.mass[lo:hi] / sb
-                    t = p.t[lo:hi]
-                    at_t = xp.take_along_axis(eb, t, axis=1) - kb * (1 - st.eps) * p.wt[lo:hi]
-                    xp.put_along_axis(eb, t, at_t, axis=1)
-                    if st.eps:
-                        ks = kb * (st.eps / st.c)
-                        eb -= ks if st.w_b is None else ks * st.w_b
-                else:
-                    qb = st.smoothed(q[lo:hi])
-                    eb *= kb * st.class_sum(qb) / sb
-                    qb = qb * kb
-                    eb -= qb if st.w_b is None else qb * st.w_b
+                e, kb = g[lo:hi], k[lo:hi]
+                if unit:
+                    e *= kb
+                    return
+                xb = x[lo:hi]
+                xp.exp(xp.subtract(xb, xb.max(axis=1, keepdims=True), out=e), out=e)
+                st.to_gradient(e, e.sum(axis=1, keepdims=True), kb, *st.targets(q, lo, hi), lo, hi)
 
         for_blocks(block, st.view[0], st.c * st.kept_size, xp, BLOCK)
-        return e.reshape(st.x_shape)
+        return g.reshape(st.x_shape)
 
     def backward(self, ggx):
         st = self.setup
