@@ -25,7 +25,7 @@ check: $(PY)
 # Benchmarks compare against PyTorch when it is installed in .venv (`make torch`).
 bench: $(PY)
 	$(PIP) -e .
-	cd benchmarks && ../$(PY) bench_engine.py
+	cd benchmarks && ../$(PY) bench_engine.py && ../$(PY) bench_losses.py
 
 torch: $(PY)
 	$(PIP) torch==2.13.0

@@ -7,7 +7,8 @@ import pytest
 
 EXAMPLES = pathlib.Path(__file__).parent.parent / "examples"
 
-TINY = {"newton.py": ["--steps", "3", "--max-gd-steps", "200"]}
+TINY = {"newton.py": ["--steps", "3", "--max-gd-steps", "200"],
+        "loss_identities.py": ["--n", "4", "--c", "3"]}
 
 
 def test_every_example_has_tiny_settings():
@@ -35,3 +36,13 @@ def test_newton_converges_to_the_minimum():
     last_step = [ln for ln in lines if ln.strip().startswith("6 ")][0]
     assert abs(float(last_step.split()[1]) - 1.0) < 1e-10
     assert "Newton (Hessian by double backward):      6 steps" in r.stdout
+
+
+def test_loss_identities_hold_where_they_should():
+    r = subprocess.run([sys.executable, str(EXAMPLES / "loss_identities.py")], capture_output=True, text=True,
+                       timeout=120)
+    diffs = [float(ln.split("=")[1].split()[0]) for ln in r.stdout.splitlines() if "max |left - right|" in ln]
+    broken = {1, 2, 7}  # BCE of saturated sigmoid, sigmoid row sums, log(softmax) underflow
+    assert len(diffs) == 15
+    assert all(d < 1e-7 for i, d in enumerate(diffs) if i not in broken)
+    assert all(d > 1 for i, d in enumerate(diffs) if i in broken)
