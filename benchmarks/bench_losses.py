@@ -13,7 +13,6 @@ import sys
 import tracemalloc
 
 import numpy as np
-
 from common import median_time, table, try_import_torch
 
 

@@ -54,8 +54,10 @@ def main(argv=None):
 
     print("== Categorical: CrossEntropy is NLL of LogSoftmax ==\n")
     ce = F.softmax_cross_entropy(x, t, reduction="none")
-    show("softmax_cross_entropy(x, t) = nll_loss(log_softmax(x), t)", ce, F.nll_loss(F.log_softmax(x), t, reduction="none"))
-    show("... = nll_loss(log(softmax(x)), t) at moderate logits", ce, F.nll_loss(F.log(F.softmax(x)), t, reduction="none"))
+    show("softmax_cross_entropy(x, t) = nll_loss(log_softmax(x), t)",
+         ce, F.nll_loss(F.log_softmax(x), t, reduction="none"))
+    show("... = nll_loss(log(softmax(x)), t) at moderate logits",
+         ce, F.nll_loss(F.log(F.softmax(x)), t, reduction="none"))
     far = np.array([[0.0, 1000.0, -1000.0]])
     with np.errstate(divide="ignore"):
         naive = F.nll_loss(F.log(F.softmax(far)), np.array([2]), reduction="none")

@@ -6,7 +6,6 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 
-
 @functools.lru_cache(maxsize=1)
 def _pool(workers):
     return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="minigrad")

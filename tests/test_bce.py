@@ -183,7 +183,8 @@ def test_integer_and_bool_targets_are_cast_and_float_targets_get_gradients():
 
 def test_pos_weight_scales_only_the_positive_term():
     x = np.array([0.3, -1.2])
-    one, zero = F.sigmoid_bce(x, np.ones(2), reduction="none").data, F.sigmoid_bce(x, np.zeros(2), reduction="none").data
+    one = F.sigmoid_bce(x, np.ones(2), reduction="none").data
+    zero = F.sigmoid_bce(x, np.zeros(2), reduction="none").data
     np.testing.assert_allclose(F.sigmoid_bce(x, np.ones(2), pos_weight=np.array(3.0), reduction="none").data, 3 * one)
     np.testing.assert_allclose(F.sigmoid_bce(x, np.zeros(2), pos_weight=np.array(3.0), reduction="none").data, zero)
 
@@ -217,11 +218,13 @@ P = np.full((3, 4), 0.5)
      r"pos_weight of shape \(3,\) does not broadcast to the input shape \(3, 4\)"),
     (F.sigmoid_bce, np.zeros((2, 3, 4, 5)), np.zeros((2, 3, 4, 5)), {"pos_weight": np.ones(3)}, ValueError,
      r"pos_weight of shape \(3,\)"),
-    (F.sigmoid_bce, X, X, {"weight": np.ones((2, 3, 4))}, ValueError, r"weight of shape \(2, 3, 4\) does not broadcast"),
+    (F.sigmoid_bce, X, X, {"weight": np.ones((2, 3, 4))}, ValueError,
+     r"weight of shape \(2, 3, 4\) does not broadcast"),
     (F.sigmoid_bce, X, X, {"reduction": "avg"}, ValueError, "'avg' is not a valid value for reduction"),
     (F.sigmoid_bce, X.astype(np.int64), X, {}, TypeError, "floating point input, got dtype int64"),
     (F.sigmoid_bce, X, np.full((3, 4), "a"), {}, TypeError, "expected float, integer or bool targets"),
-    (F.binary_cross_entropy, P + 0.6, P, {}, ValueError, r"elements of input should be between 0 and 1, got 1.1 at index \(0, 0\)"),
+    (F.binary_cross_entropy, P + 0.6, P, {}, ValueError,
+     r"elements of input should be between 0 and 1, got 1.1 at index \(0, 0\)"),
     (F.binary_cross_entropy, np.where(np.eye(3, 4) > 0, -0.5, P), P, {}, ValueError, "got -0.5 at index"),
     (F.binary_cross_entropy, np.where(np.eye(3, 4) > 0, np.nan, P), P, {}, ValueError, "got nan"),
     (F.binary_cross_entropy, P, P * 3, {}, ValueError, "elements of target should be between 0 and 1, got 1.5"),

@@ -105,7 +105,7 @@ def test_operators(expr, expected):
 @pytest.mark.parametrize("op", ["==", "!=", "<", "<=", ">", ">="])
 def test_comparisons_return_plain_arrays(op):
     a, b = np.array([1.0, 2.0, 3.0]), np.array([2.0, 2.0, 2.0])
-    x, y = mg.Variable(a), mg.Variable(b)
+    x, y = mg.Variable(a), mg.Variable(b)  # noqa: F841 (used by eval)
     got = eval(f"x {op} y")
     assert isinstance(got, np.ndarray) and got.dtype == bool
     np.testing.assert_array_equal(got, eval(f"a {op} b"))

@@ -11,7 +11,7 @@ from minigrad.functions.activations import _float_input, log_softmax, softmax
 from minigrad.functions.elementwise import astype
 from minigrad.losses.checks import check_reduction, class_count, class_weight, index_target_shape
 from minigrad.losses.nll import NLLLoss
-from minigrad.losses.targets import kept_shape, pick, view_shape
+from minigrad.losses.targets import kept_shape, pick, reduce_positions, view_shape
 
 BLOCK = 1 << 19  # elements per block of rows: the logits and gradient rows of a block stay in cache
 
@@ -127,13 +127,7 @@ class SoftmaxCrossEntropy(Function):
 
         for_blocks(block, st.view[0], st.c * st.kept_size, xp, BLOCK)
         st.grad = g
-        if st.reduction == "none":
-            return loss.reshape(st.out_shape)
-        total = loss.sum()
-        if st.reduction == "sum":
-            return total
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return total / st.denom  # NaN if nothing counts, as torch
+        return reduce_positions(loss, st.reduction, st.out_shape, st.denom)
 
     def backward(self, gy):
         st = self.setup

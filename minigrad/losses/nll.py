@@ -4,7 +4,7 @@ import numpy as np
 from minigrad.backend import get_array_module
 from minigrad.core import Function, _data, as_variable
 from minigrad.losses.checks import check_reduction
-from minigrad.losses.targets import pick
+from minigrad.losses.targets import pick, reduce_positions
 
 
 class NLLLoss(Function):
@@ -19,13 +19,7 @@ class NLLLoss(Function):
         p = self.picked
         gathered = xp.take_along_axis(x.reshape(p.view), p.t, axis=1)
         loss = xp.where(p.valid, -p.wt * gathered, 0).astype(x.dtype, copy=False)
-        if self.reduction == "none":
-            return loss.reshape(p.out_shape)
-        total = loss.sum()
-        if self.reduction == "sum":
-            return total
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return total / p.total  # NaN when every target is ignored, as in torch
+        return reduce_positions(loss, self.reduction, p.out_shape, p.total)
 
     def backward(self, gy):
         return NLLLossGrad(self.picked, self.reduction)(gy)

@@ -41,3 +41,14 @@ def pick(x_shape, dtype, t, weight, ignore_index, op):
     valid = class_targets(x_shape, t, ignore_index, op)
     w = class_weight(weight, class_count(x_shape, op), dtype, op)
     return Picked(x_shape, t, valid, w, dtype), w
+
+
+def reduce_positions(loss, reduction, out_shape, denom):
+    """Per-position losses (kept shape) reduced: 'none' reshaped to out_shape, 'sum', or 'mean' = sum / denom."""
+    if reduction == "none":
+        return loss.reshape(out_shape)
+    total = loss.sum()
+    if reduction == "sum":
+        return total
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return total / denom  # NaN when nothing counts (every target ignored, or no positions), as torch
