@@ -110,6 +110,20 @@ class Variable:
         """Cut this Variable from its creator (it becomes a leaf)."""
         self.creator = None
 
+    def to_cpu(self):
+        """Move the data (and the gradient) to a NumPy array; returns self."""
+        self.data = backend.as_numpy(self.data)
+        if self.grad is not None:
+            self.grad.to_cpu()
+        return self
+
+    def to_gpu(self):
+        """Move the data (and the gradient) to a CuPy array; raises RuntimeError saying why without a GPU."""
+        self.data = backend.as_cupy(self.data)
+        if self.grad is not None:
+            self.grad.to_gpu()
+        return self
+
     # -- shape methods
     @property
     def T(self):

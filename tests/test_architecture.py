@@ -12,10 +12,13 @@ ROOT = pathlib.Path(minigrad.__file__).parent
 LAYERS = {
     "minigrad.backend": 0,
     "minigrad.config": 0,
+    "minigrad.data": 1,
     "minigrad._numerics": 1,
     "minigrad._blocks": 1,
     "minigrad.core": 1,
     "minigrad.gradcheck": 2,
+    "minigrad.optimizers": 2,
+    "minigrad.utils": 2,
     "minigrad.functions.activations": 2,
     "minigrad.functions.elementwise": 2,
     "minigrad.functions.linear": 2,
@@ -28,8 +31,10 @@ LAYERS = {
     "minigrad.losses": 6,
     "minigrad.functions": 7,
     "minigrad.specs": 8,
-    "minigrad": 9,
-    "minigrad.__main__": 9,
+    "minigrad.layers": 8,
+    "minigrad.models": 9,
+    "minigrad": 10,
+    "minigrad.__main__": 10,
 }
 
 

@@ -1,7 +1,8 @@
-"""Elementwise functions: trigonometric, tanh, sqrt, square, abs, clip, relu, where, astype."""
+"""Elementwise functions: trigonometric, tanh, sqrt, square, abs, clip, relu, where, astype, dropout."""
 import numpy as np
 
 from minigrad.backend import get_array_module
+from minigrad.config import Config
 from minigrad.core import (
     Function,
     Variable,
@@ -172,3 +173,17 @@ def where(cond, a, b):
         a = as_variable(a)
         b = _constant(b, a)
     return Where(cond)(a, b)
+
+
+def dropout(x, ratio=0.5, rng=None):
+    """In training (Config.train), zero each element with probability ratio and scale the rest by
+    1 / (1 - ratio); in test mode (`mg.test_mode()`), x unchanged."""
+    x = as_variable(x)
+    if not 0.0 <= ratio < 1.0:
+        raise ValueError(f"dropout: ratio must be in [0, 1), got {ratio!r}")
+    if not Config.train or ratio == 0.0:
+        return x
+    xp = get_array_module(x.data)
+    draw = (rng or xp.random).random(x.shape)
+    mask = (draw >= ratio).astype(x.dtype) * x.dtype.type(1.0 / (1.0 - ratio))
+    return x * mask

@@ -1,0 +1,116 @@
+"""Layers: Parameters and sub-layers collected by attribute, saved to and loaded from .npz; Linear, Dropout."""
+import os
+
+import numpy as np
+
+import minigrad.functions as F
+from minigrad.backend import as_numpy, get_array_module
+from minigrad.core import Parameter
+
+
+class Layer:
+    """A callable holding Parameters and sub-layers; assigning one to an attribute registers it."""
+
+    def __init__(self):
+        object.__setattr__(self, "_names", [])
+
+    def __setattr__(self, name, value):
+        if isinstance(value, (Parameter, Layer)) and name not in self._names:
+            self._names.append(name)
+        super().__setattr__(name, value)
+
+    def __call__(self, *inputs):
+        return self.forward(*inputs)
+
+    def forward(self, *inputs):
+        raise NotImplementedError(f"{type(self).__name__}.forward")
+
+    def named_params(self, prefix=""):
+        """(name, Parameter) pairs in registration order, sub-layers' names joined by '/'."""
+        for name in self._names:
+            value = getattr(self, name)
+            if isinstance(value, Layer):
+                yield from value.named_params(f"{prefix}{name}/")
+            elif value is not None:
+                yield prefix + name, value
+
+    def params(self):
+        for _, p in self.named_params():
+            yield p
+
+    def cleargrads(self):
+        for p in self.params():
+            p.cleargrad()
+
+    def to_cpu(self):
+        for p in self.params():
+            p.to_cpu()
+        return self
+
+    def to_gpu(self):
+        for p in self.params():
+            p.to_gpu()
+        return self
+
+    def save_weights(self, path):
+        """Write every Parameter to an .npz file (as NumPy arrays, from either device)."""
+        arrays = {name: as_numpy(p.data) for name, p in self.named_params()}
+        try:
+            np.savez_compressed(path, **arrays)
+        except BaseException:
+            if os.path.exists(path):
+                os.remove(path)
+            raise
+
+    def load_weights(self, path):
+        """Read Parameters saved by save_weights, onto each Parameter's current device and dtype."""
+        with np.load(path) as npz:
+            params = dict(self.named_params())
+            missing, extra = sorted(set(params) - set(npz.files)), sorted(set(npz.files) - set(params))
+            if missing or extra:
+                raise ValueError(f"load_weights: {path} does not match this {type(self).__name__}: "
+                                 f"missing {missing}, unexpected {extra} (run a forward pass first to "
+                                 f"create lazily sized parameters)")
+            for name, p in params.items():
+                if npz[name].shape != p.shape:
+                    raise ValueError(f"load_weights: {name} has shape {npz[name].shape} in {path}, "
+                                     f"expected {p.shape}")
+            for name, p in params.items():
+                p.data = get_array_module(p.data).asarray(npz[name], dtype=p.dtype)
+
+
+class Linear(Layer):
+    """y = x @ W + b with W of shape (in_size, out_size); in_size is taken from the first input if not given."""
+
+    def __init__(self, out_size, *, in_size=None, nobias=False, dtype=np.float32):
+        super().__init__()
+        self.out_size, self.in_size, self.dtype = out_size, in_size, np.dtype(dtype)
+        self.W = None
+        if in_size is not None:
+            self._init_W(np)
+        self.b = None if nobias else Parameter(np.zeros(out_size, dtype=self.dtype), name="b")
+
+    def _init_W(self, xp):
+        # LeCun-style scale 1/sqrt(in_size), drawn in float64 then cast: the same weights for every dtype.
+        scale = np.sqrt(1.0 / self.in_size)
+        w = np.random.standard_normal((self.in_size, self.out_size)) * scale
+        self.W = Parameter(xp.asarray(w.astype(self.dtype)), name="W")
+
+    def forward(self, x):
+        if self.W is None:
+            self.in_size = x.shape[-1]
+            self._init_W(get_array_module(getattr(x, "data", x)))
+            if self.b is not None and get_array_module(self.b.data) is not get_array_module(self.W.data):
+                self.b.to_gpu()
+        return F.linear(x, self.W, self.b)
+
+
+class Dropout(Layer):
+    """Zeros each input element with probability ratio in training; the identity in `mg.test_mode()`."""
+
+    def __init__(self, ratio=0.5):
+        super().__init__()
+        self.ratio = ratio
+
+    def forward(self, x):
+        return F.dropout(x, self.ratio)

@@ -1,0 +1,143 @@
+"""Optimizers (SGD, MomentumSGD, AdaGrad, Adam, AdamW) and gradient hooks (WeightDecay, ClipGrad).
+
+Updates follow torch.optim's formulas, in place on each Parameter's array.
+"""
+import math
+
+from minigrad.backend import get_array_module
+
+
+class Optimizer:
+    """opt = SGD(lr=0.1).setup(model); after loss.backward(), opt.update()."""
+
+    def __init__(self):
+        self.target = None
+        self.hooks = []
+        self.t = 0  # number of updates so far
+        self.state = {}  # id(param) -> per-parameter state
+
+    def setup(self, target):
+        """target: a Layer (its params()) or a list of Parameters."""
+        self.target = target
+        return self
+
+    def add_hook(self, hook):
+        self.hooks.append(hook)
+        return self
+
+    def params(self):
+        if self.target is None:
+            raise RuntimeError(f"{type(self).__name__}: call setup(model) before update()")
+        params = self.target.params() if hasattr(self.target, "params") else self.target
+        return [p for p in params if p.grad is not None]
+
+    def update(self):
+        params = self.params()
+        for hook in self.hooks:
+            hook(params)
+        self.t += 1
+        for p in params:
+            self.update_one(p)
+
+    def update_one(self, p):
+        raise NotImplementedError
+
+    def _state(self, p, *names):
+        """Zero-initialised state arrays of p's shape, created on first use."""
+        if id(p) not in self.state:
+            xp = get_array_module(p.data)
+            self.state[id(p)] = [xp.zeros_like(p.data) for _ in names]
+        return self.state[id(p)]
+
+
+class SGD(Optimizer):
+    def __init__(self, lr=0.01):
+        super().__init__()
+        self.lr = lr
+
+    def update_one(self, p):
+        p.data -= self.lr * p.grad.data
+
+
+class MomentumSGD(Optimizer):
+    """v = momentum * v + g; p -= lr * v (torch.optim.SGD with momentum)."""
+
+    def __init__(self, lr=0.01, momentum=0.9):
+        super().__init__()
+        self.lr, self.momentum = lr, momentum
+
+    def update_one(self, p):
+        v, = self._state(p, "v")
+        v *= self.momentum
+        v += p.grad.data
+        p.data -= self.lr * v
+
+
+class AdaGrad(Optimizer):
+    """h += g^2; p -= lr * g / (sqrt(h) + eps) (torch.optim.Adagrad)."""
+
+    def __init__(self, lr=0.01, eps=1e-10):
+        super().__init__()
+        self.lr, self.eps = lr, eps
+
+    def update_one(self, p):
+        h, = self._state(p, "h")
+        g = p.grad.data
+        h += g * g
+        p.data -= self.lr * g / (get_array_module(h).sqrt(h) + self.eps)
+
+
+class Adam(Optimizer):
+    """Adam with bias correction, exactly as torch.optim.Adam (no weight decay)."""
+
+    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8):
+        super().__init__()
+        self.lr, self.beta1, self.beta2, self.eps = lr, beta1, beta2, eps
+
+    def update_one(self, p):
+        m, v = self._state(p, "m", "v")
+        g = p.grad.data
+        m += (1 - self.beta1) * (g - m)
+        v *= self.beta2
+        v += (1 - self.beta2) * g * g
+        step = self.lr / (1 - self.beta1 ** self.t)
+        denom = get_array_module(v).sqrt(v) / math.sqrt(1 - self.beta2 ** self.t) + self.eps
+        p.data -= step * m / denom
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay: p *= 1 - lr * weight_decay before the Adam step (torch.optim.AdamW)."""
+
+    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.01):
+        super().__init__(lr, beta1, beta2, eps)
+        self.weight_decay = weight_decay
+
+    def update_one(self, p):
+        p.data *= 1 - self.lr * self.weight_decay
+        super().update_one(p)
+
+
+class WeightDecay:
+    """Hook: g += rate * p (L2 regularisation, torch's weight_decay for SGD)."""
+
+    def __init__(self, rate):
+        self.rate = rate
+
+    def __call__(self, params):
+        for p in params:
+            p.grad.data = p.grad.data + self.rate * p.data
+
+
+class ClipGrad:
+    """Hook: scale all gradients by max_norm / (total L2 norm + 1e-6) when the norm exceeds max_norm
+    (torch.nn.utils.clip_grad_norm_)."""
+
+    def __init__(self, max_norm):
+        self.max_norm = max_norm
+
+    def __call__(self, params):
+        total = math.sqrt(sum(float((p.grad.data ** 2).sum()) for p in params))
+        rate = self.max_norm / (total + 1e-6)
+        if rate < 1:
+            for p in params:
+                p.grad.data = p.grad.data * rate
