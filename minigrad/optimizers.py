@@ -1,7 +1,4 @@
-"""Optimizers (SGD, MomentumSGD, AdaGrad, Adam, AdamW) and gradient hooks (WeightDecay, ClipGrad).
-
-Updates follow torch.optim's formulas, in place on each Parameter's array.
-"""
+"""Optimizers (SGD, MomentumSGD, AdaGrad, Adam, AdamW) with torch.optim's formulas; hooks WeightDecay, ClipGrad."""
 import math
 
 from minigrad.backend import get_array_module
