@@ -1,0 +1,89 @@
+"""Datasets and the DataLoader: the spiral, IDX files written here, the bundled digits, batching."""
+import gzip
+import struct
+
+import numpy as np
+import pytest
+
+from minigrad.data import MNIST, DataLoader, Digits, FashionMNIST, Spiral, read_idx
+
+
+def test_spiral_has_three_arms_of_100_points():
+    ds = Spiral()
+    assert ds.data.shape == (300, 2) and ds.data.dtype == np.float32 and ds.label.dtype == np.int64
+    assert np.bincount(ds.label).tolist() == [100, 100, 100]
+    assert np.abs(ds.data).max() <= 1.0
+    assert not np.array_equal(Spiral(train=False).data, ds.data)
+    np.testing.assert_array_equal(Spiral().data, ds.data)  # deterministic
+
+
+def test_dataloader_covers_every_sample_once_per_epoch():
+    ds = Spiral()
+    loader = DataLoader(ds, batch_size=64, seed=0)
+    batches = list(loader)
+    assert len(loader) == len(batches) == 5 and [len(t) for _, t in batches] == [64, 64, 64, 64, 44]
+    seen = np.concatenate([x for x, _ in batches])
+    assert sorted(map(tuple, seen)) == sorted(map(tuple, ds.data))
+    first = [t.tolist() for _, t in DataLoader(ds, 64, shuffle=False)][0]
+    assert first == ds.label[:64].tolist()
+    assert list(loader)[0][1].tolist() != batches[0][1].tolist()  # reshuffled every epoch
+    with pytest.raises(ValueError, match="batch_size must be at least 1"):
+        DataLoader(ds, 0)
+
+
+def test_dataloader_stacks_generic_datasets():
+    class Squares:
+        def __len__(self):
+            return 5
+
+        def __getitem__(self, i):
+            return np.array([i, i * i], dtype=np.float32), i % 2
+
+    (x, t), = DataLoader(Squares(), batch_size=5, shuffle=False)
+    np.testing.assert_array_equal(x[:, 1], [0, 1, 4, 9, 16])
+    np.testing.assert_array_equal(t, [0, 1, 0, 1, 0])
+
+
+def write_idx(path, array, code=0x08):
+    header = bytes([0, 0, code, array.ndim]) + b"".join(struct.pack(">I", n) for n in array.shape)
+    with gzip.open(path, "wb") as f:
+        f.write(header + array.astype(array.dtype.newbyteorder(">")).tobytes())
+
+
+@pytest.mark.parametrize("cls", [MNIST, FashionMNIST])
+def test_idx_datasets_read_the_standard_files(tmp_path, cls):
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (7, 28, 28)).astype(np.uint8)
+    labels = rng.integers(0, 10, 7).astype(np.uint8)
+    write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", images)
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", labels)
+    ds = cls(str(tmp_path), train=False, download=False)
+    assert ds.data.shape == (7, 784) and ds.data.dtype == np.float32
+    np.testing.assert_allclose(ds.data, images.reshape(7, -1) / 255.0, rtol=1e-6)
+    np.testing.assert_array_equal(ds.label, labels)
+    assert cls(str(tmp_path), train=False, download=False, flatten=False).data.shape == (7, 1, 28, 28)
+
+
+def test_idx_reader_checks_its_input(tmp_path):
+    write_idx(tmp_path / "a.gz", np.arange(6, dtype=">i4").reshape(2, 3), code=0x0C)
+    np.testing.assert_array_equal(read_idx(str(tmp_path / "a.gz")), [[0, 1, 2], [3, 4, 5]])
+    (tmp_path / "bad").write_bytes(b"\x01\x02\x03\x04")
+    with pytest.raises(ValueError, match="not an IDX file"):
+        read_idx(str(tmp_path / "bad"))
+    with gzip.open(tmp_path / "short.gz", "wb") as f:
+        f.write(bytes([0, 0, 8, 1]) + struct.pack(">I", 10) + b"\x00" * 3)
+    with pytest.raises(ValueError, match="says shape"):
+        read_idx(str(tmp_path / "short.gz"))
+
+
+def test_missing_files_without_download_say_where_to_put_them(tmp_path):
+    with pytest.raises(FileNotFoundError, match="put train-images-idx3-ubyte.gz into"):
+        MNIST(str(tmp_path), download=False)
+
+
+def test_digits_are_the_bundled_scikit_learn_images():
+    pytest.importorskip("sklearn")
+    train, test = Digits(), Digits(train=False)
+    assert len(train) + len(test) == 1797 and len(test) == 359
+    assert train.data.shape[1] == 64 and 0.0 <= train.data.min() and train.data.max() <= 1.0
+    assert set(np.unique(test.label)) == set(range(10))

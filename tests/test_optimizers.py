@@ -1,0 +1,113 @@
+"""Optimizers and hooks against the torch.optim formulas written out in numpy, and against torch itself."""
+import numpy as np
+import pytest
+
+import minigrad as mg
+import minigrad.functions as F
+from minigrad import optimizers as O
+
+RNG = np.random.default_rng(0)
+A, B, P0 = RNG.standard_normal((4, 3)), RNG.standard_normal(4), RNG.standard_normal(3)
+
+
+def grad_of(p):
+    """The gradient of |A p - b|^2, written out."""
+    return 2 * A.T @ (A @ p - B)
+
+
+def minigrad_run(opt, steps=6):
+    p = mg.Parameter(P0.copy())
+    opt.setup([p])
+    path = []
+    for _ in range(steps):
+        p.cleargrad()
+        r = F.matmul(A, p) - B
+        F.sum(r * r).backward()
+        opt.update()
+        path.append(p.data.copy())
+    return np.array(path)
+
+
+def numpy_run(step, steps=6):
+    p, state, path = P0.copy(), {}, []
+    for t in range(1, steps + 1):
+        p = step(p, grad_of(p), state, t)
+        path.append(p.copy())
+    return np.array(path)
+
+
+def sgd(p, g, s, t):
+    return p - 0.05 * g
+
+
+def momentum(p, g, s, t):
+    s["v"] = 0.9 * s.get("v", 0) + g
+    return p - 0.05 * s["v"]
+
+
+def adagrad(p, g, s, t):
+    s["h"] = s.get("h", 0) + g * g
+    return p - 0.1 * g / (np.sqrt(s["h"]) + 1e-10)
+
+
+def adam(p, g, s, t, lr=0.1, wd=0.0):
+    p = p * (1 - lr * wd)
+    s["m"] = 0.9 * s.get("m", 0) + 0.1 * g
+    s["v"] = 0.999 * s.get("v", 0) + 0.001 * g * g
+    m_hat, v_hat = s["m"] / (1 - 0.9 ** t), s["v"] / (1 - 0.999 ** t)
+    return p - lr * m_hat / (np.sqrt(v_hat) + 1e-8)
+
+
+CASES = [("SGD", lambda: O.SGD(lr=0.05), sgd),
+         ("MomentumSGD", lambda: O.MomentumSGD(lr=0.05, momentum=0.9), momentum),
+         ("AdaGrad", lambda: O.AdaGrad(lr=0.1), adagrad),
+         ("Adam", lambda: O.Adam(lr=0.1), adam),
+         ("AdamW", lambda: O.AdamW(lr=0.1, weight_decay=0.05), lambda p, g, s, t: adam(p, g, s, t, wd=0.05))]
+
+
+@pytest.mark.parametrize("name, make, step", CASES, ids=[c[0] for c in CASES])
+def test_matches_the_formula(name, make, step):
+    np.testing.assert_allclose(minigrad_run(make()), numpy_run(step), rtol=1e-12, atol=1e-14)
+
+
+def test_hooks_weight_decay_and_clip_grad():
+    decayed = minigrad_run(O.SGD(lr=0.05).add_hook(O.WeightDecay(0.1)))
+    np.testing.assert_allclose(decayed, numpy_run(lambda p, g, s, t: p - 0.05 * (g + 0.1 * p)), rtol=1e-12)
+
+    def clipped(p, g, s, t):
+        norm = np.linalg.norm(g)
+        return p - 0.05 * (g * min(1.0, 0.5 / (norm + 1e-6)))
+    np.testing.assert_allclose(minigrad_run(O.SGD(lr=0.05).add_hook(O.ClipGrad(0.5))), numpy_run(clipped),
+                               rtol=1e-12)
+
+
+def test_update_skips_parameters_without_gradients_and_needs_setup():
+    p, q = mg.Parameter(np.ones(2)), mg.Parameter(np.ones(2))
+    F.sum(p * 3).backward()
+    O.SGD(lr=0.5).setup([p, q]).update()
+    np.testing.assert_array_equal(p.data, [-0.5, -0.5])
+    np.testing.assert_array_equal(q.data, [1.0, 1.0])
+    with pytest.raises(RuntimeError, match="setup"):
+        O.SGD().update()
+
+
+@pytest.mark.parametrize("name", ["SGD", "MomentumSGD", "AdaGrad", "Adam", "AdamW", "hooks"])
+def test_trajectories_match_torch(name):
+    torch = pytest.importorskip("torch")
+    make = {"SGD": (lambda: O.SGD(lr=0.05), lambda ps: torch.optim.SGD(ps, lr=0.05)),
+            "MomentumSGD": (lambda: O.MomentumSGD(lr=0.05), lambda ps: torch.optim.SGD(ps, lr=0.05, momentum=0.9)),
+            "AdaGrad": (lambda: O.AdaGrad(lr=0.1), lambda ps: torch.optim.Adagrad(ps, lr=0.1)),
+            "Adam": (lambda: O.Adam(lr=0.1), lambda ps: torch.optim.Adam(ps, lr=0.1)),
+            "AdamW": (lambda: O.AdamW(lr=0.1), lambda ps: torch.optim.AdamW(ps, lr=0.1)),
+            "hooks": (lambda: O.SGD(lr=0.05).add_hook(O.WeightDecay(0.1)),
+                      lambda ps: torch.optim.SGD(ps, lr=0.05, weight_decay=0.1))}[name]
+    ours = minigrad_run(make[0]())
+    p = torch.tensor(P0.copy(), requires_grad=True)
+    opt, path = make[1]([p]), []
+    a, b = torch.tensor(A), torch.tensor(B)
+    for _ in range(6):
+        opt.zero_grad()
+        ((a @ p - b) ** 2).sum().backward()
+        opt.step()
+        path.append(p.detach().numpy().copy())
+    np.testing.assert_allclose(ours, np.array(path), rtol=1e-10, atol=1e-12)
