@@ -11,11 +11,11 @@ $(PY):
 
 demo: $(PY)
 	$(PIP) -e '.[examples]'
-	$(PY) examples/newton.py
+	$(PY) examples/spiral.py --out plots
 	$(PY) -m minigrad check
 
 test: $(PY)
-	$(PIP) -e '.[test]'
+	$(PIP) -e '.[test,examples]'
 	$(PY) -m pytest
 
 check: $(PY)
@@ -25,10 +25,10 @@ check: $(PY)
 # Benchmarks compare against PyTorch when it is installed in .venv (`make torch`).
 bench: $(PY)
 	$(PIP) -e .
-	cd benchmarks && ../$(PY) bench_engine.py && ../$(PY) bench_losses.py
+	cd benchmarks && ../$(PY) bench_engine.py && ../$(PY) bench_training.py && ../$(PY) bench_losses.py
 
 torch: $(PY)
 	$(PIP) torch==2.13.0
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
+	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis plots

@@ -118,7 +118,7 @@ def check_gradients(fn, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
         if bad.any() and report["error"] is None:
             j = np.unravel_index(np.argmax(np.where(bad, diff, -1.0)), a.shape) if a.ndim else ()
             report["error"] = (f"gradient mismatch for input {i} at index {tuple(int(t) for t in j)}: "
-                               f"numerical {n[j]!r}, analytical {a[j]!r} "
+                               f"numerical {float(n[j])!r}, analytical {float(a[j])!r} "
                                f"(|a - n| <= {atol} + {rtol} * |n| fails)")
     for k, x in enumerate(originals):
         if not _same(_data(x), before[k]):

@@ -8,7 +8,11 @@ import pytest
 EXAMPLES = pathlib.Path(__file__).parent.parent / "examples"
 
 TINY = {"newton.py": ["--steps", "3", "--max-gd-steps", "200"],
-        "loss_identities.py": ["--n", "4", "--c", "3"]}
+        "loss_identities.py": ["--n", "4", "--c", "3"],
+        "spiral.py": ["--epochs", "3", "--no-plots", "--quiet"],
+        "digits.py": ["--epochs", "1", "--no-plots"],
+        "multilabel.py": ["--epochs", "1"],
+        "gradcheck_custom.py": []}
 
 
 def test_every_example_has_tiny_settings():
@@ -46,3 +50,27 @@ def test_loss_identities_hold_where_they_should():
     assert len(diffs) == 15
     assert all(d < 1e-7 for i, d in enumerate(diffs) if i not in broken)
     assert all(d > 1 for i, d in enumerate(diffs) if i in broken)
+
+
+def test_spiral_trains_to_95_percent_and_writes_its_plots(tmp_path):
+    r = subprocess.run([sys.executable, str(EXAMPLES / "spiral.py"), "--quiet", "--out", str(tmp_path)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    accuracy = float(r.stdout.split("final training accuracy: ")[1].split("%")[0])
+    assert accuracy >= 95.0
+    for name in ("spiral_curves.png", "spiral_boundary.png"):
+        assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_digits_reaches_95_percent_on_held_out_images(tmp_path):
+    r = subprocess.run([sys.executable, str(EXAMPLES / "digits.py"), "--out", str(tmp_path)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert float(r.stdout.split("test accuracy: ")[1].split("%")[0]) >= 95.0
+    assert (tmp_path / "digits_confusion.png").exists()
+
+
+def test_gradcheck_example_catches_the_planted_bug():
+    r = subprocess.run([sys.executable, str(EXAMPLES / "gradcheck_custom.py")], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0 and "caught the bug" in r.stdout and "gradcheck(swish): True" in r.stdout

@@ -1,0 +1,73 @@
+"""Classify the 8x8 handwritten digits bundled with scikit-learn with an MLP; save a confusion matrix.
+
+    python examples/digits.py [--epochs 40] [--hidden 100] [--out plots]
+"""
+import argparse
+import os
+
+import numpy as np
+
+import minigrad as mg
+import minigrad.functions as F
+from minigrad.data import DataLoader, Digits
+from minigrad.models import MLP
+from minigrad.optimizers import Adam
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--hidden", type=int, default=100)
+    parser.add_argument("--lr", type=float, default=0.003)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default="plots", help="folder for the confusion matrix PNG")
+    parser.add_argument("--no-plots", action="store_true")
+    parser.add_argument("--gpu", action="store_true", help="train on the GPU (CuPy)")
+    args = parser.parse_args(argv)
+
+    np.random.seed(args.seed)
+    train, test = Digits(train=True), Digits(train=False)
+    model = MLP([args.hidden, 10])
+    optimizer = Adam(lr=args.lr).setup(model)
+    for epoch in range(1, args.epochs + 1):
+        total = 0.0
+        for x, t in DataLoader(train, args.batch_size, gpu=args.gpu, seed=args.seed + epoch):
+            loss = F.softmax_cross_entropy(model(x), t)
+            model.cleargrads()
+            loss.backward()
+            optimizer.update()
+            total += float(loss.data) * len(t)
+        if epoch % 10 == 0 or epoch == args.epochs:
+            print(f"epoch {epoch:3d}  training loss {total / len(train):.4f}")
+
+    with mg.no_grad(), mg.test_mode():
+        x = mg.as_cupy(test.data) if args.gpu else test.data
+        predicted = mg.as_numpy(model(x).data).argmax(axis=1)
+    confusion = np.zeros((10, 10), dtype=int)
+    np.add.at(confusion, (test.label, predicted), 1)
+    print(f"test accuracy: {np.trace(confusion) / len(test):.1%} on {len(test)} held-out images")
+    if not args.no_plots:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        os.makedirs(args.out, exist_ok=True)
+        fig, ax = plt.subplots(figsize=(5, 4.5))
+        ax.imshow(confusion, cmap="Blues")
+        for i, j in np.ndindex(confusion.shape):
+            if confusion[i, j]:
+                ax.text(j, i, confusion[i, j], ha="center", va="center", fontsize=8,
+                        color="white" if confusion[i, j] > confusion.max() / 2 else "black")
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("true")
+        ax.set_xticks(range(10))
+        ax.set_yticks(range(10))
+        ax.set_title("digits: confusion matrix (test set)")
+        fig.tight_layout()
+        path = os.path.join(args.out, "digits_confusion.png")
+        fig.savefig(path, dpi=100)
+        print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
