@@ -21,3 +21,8 @@ def test_loss_benchmark_runs():
     out = run("bench_losses.py", "--ce", "16x5", "--bce", "8x4", "--memory-ce", "16x5", "--memory-bce", "8x4",
               "--rounds", "1", "--repeats", "1")
     assert "softmax_cross_entropy" in out and "sigmoid_bce" in out and "tracemalloc" in out
+
+
+def test_training_benchmark_runs():
+    out = run("bench_training.py", "--sizes", "8", "6", "3", "--batch", "4", "--rounds", "2", "--repeats", "1")
+    assert "minigrad / numpy" in out
