@@ -7,30 +7,27 @@ import subprocess
 import sys
 
 import numpy as np
-
 from common import median_time, table
 
 
 def numpy_step(x, t, params, lr):
     """Forward, the fused cross entropy's gradient, backward and SGD update, by hand."""
-    (W1, b1), (W2, b2), (W3, b3) = params
-    h1 = x @ W1 + b1
-    a1 = np.maximum(h1, 0)
-    h2 = a1 @ W2 + b2
-    a2 = np.maximum(h2, 0)
-    y = a2 @ W3 + b3
+    inputs, pre = [x], []
+    for W, b in params[:-1]:
+        pre.append(inputs[-1] @ W + b)
+        inputs.append(np.maximum(pre[-1], 0))
+    y = inputs[-1] @ params[-1][0] + params[-1][1]
     e = np.exp(y - y.max(axis=1, keepdims=True))
     s = e.sum(axis=1, keepdims=True)
     loss = np.mean(np.log(s)[:, 0] - np.log(e[np.arange(len(t)), t]))
-    gy = e / s
-    gy[np.arange(len(t)), t] -= 1
-    gy /= len(t)
-    g3 = (a2.T @ gy, gy.sum(axis=0))
-    gh2 = (gy @ W3.T) * (h2 > 0)
-    g2 = (a1.T @ gh2, gh2.sum(axis=0))
-    gh1 = (gh2 @ W2.T) * (h1 > 0)
-    g1 = (x.T @ gh1, gh1.sum(axis=0))
-    for (W, b), (gW, gb) in zip(params, (g1, g2, g3)):
+    g = e / s
+    g[np.arange(len(t)), t] -= 1
+    g /= len(t)
+    for i in reversed(range(len(params))):
+        W, b = params[i]
+        gW, gb = inputs[i].T @ g, g.sum(axis=0)
+        if i:
+            g = (g @ W.T) * (pre[i - 1] > 0)
         W -= lr * gW
         b -= lr * gb
     return loss

@@ -26,3 +26,29 @@ def test_loss_benchmark_runs():
 def test_training_benchmark_runs():
     out = run("bench_training.py", "--sizes", "8", "6", "3", "--batch", "4", "--rounds", "2", "--repeats", "1")
     assert "minigrad / numpy" in out
+
+
+def test_training_benchmark_compares_the_same_step():
+    """The hand-written NumPy step updates the weights exactly as minigrad's step does."""
+    import numpy as np
+
+    import minigrad.functions as F
+    from minigrad.models import MLP
+    from minigrad.optimizers import SGD
+    sys.path.insert(0, str(BENCH))
+    try:
+        from bench_training import numpy_step
+    finally:
+        sys.path.remove(str(BENCH))
+    rng = np.random.default_rng(0)
+    x, t = rng.standard_normal((6, 8)), rng.integers(0, 3, 6)
+    model = MLP([5, 4, 3], dtype=np.float64)
+    model(x)
+    params = [(layer.W.data.copy(), layer.b.data.copy()) for layer in model.layers]
+    loss = F.softmax_cross_entropy(model(x), t)
+    loss.backward()
+    SGD(lr=0.1).setup(model).update()
+    np.testing.assert_allclose(numpy_step(x, t, params, 0.1), loss.data, rtol=1e-12)
+    for layer, (W, b) in zip(model.layers, params):
+        np.testing.assert_allclose(layer.W.data, W, rtol=1e-12)
+        np.testing.assert_allclose(layer.b.data, b, rtol=1e-12)
