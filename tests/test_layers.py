@@ -125,3 +125,22 @@ def test_plot_graph_writes_dot_and_explains_a_missing_graphviz(tmp_path, monkeyp
     with pytest.raises(RuntimeError, match="apt install graphviz"):
         plot_graph(y, to_file=str(tmp_path / "g.png"))
     assert (tmp_path / "g.dot").read_text().startswith("digraph")
+
+
+def test_plain_array_inputs_get_no_gradient_computed():
+    layer = Linear(3, in_size=4)
+    y = layer(np.ones((2, 4), np.float32))
+    assert y.creator.needs_input_grad == (False, True, True)
+
+
+def test_model_plot_renders_or_explains(tmp_path):
+    import shutil
+    model = MLP([3, 2])
+    target = tmp_path / "model.png"
+    if shutil.which("dot") is None:
+        with pytest.raises(RuntimeError, match="Graphviz"):
+            model.plot(np.ones((1, 4), np.float32), to_file=str(target))
+    else:
+        assert model.plot(np.ones((1, 4), np.float32), to_file=str(target)) == str(target)
+        assert target.read_bytes()[:4] == b"\x89PNG"
+    assert "Linear" in (tmp_path / "model.dot").read_text()
