@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install -q --disable-pip-version-check
 
-.PHONY: demo test bench check torch clean
+.PHONY: demo test test-gpu bench check torch clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,11 @@ demo: $(PY)
 test: $(PY)
 	$(PIP) -e '.[test,examples]'
 	$(PY) -m pytest
+
+# The GPU column alone (tests marked `gpu`); they skip, saying why, where there is no GPU.
+test-gpu: $(PY)
+	$(PIP) -e '.[test,examples]'
+	$(PY) -m pytest -m gpu
 
 check: $(PY)
 	$(PIP) -e .

@@ -41,15 +41,29 @@ def is_array(x):
 
 
 def get_array_module(*arrays):
-    """The module (numpy or cupy) that owns the arrays (Variables are looked through)."""
+    """The module (numpy or cupy) that owns the arrays (Variables are looked through).
+
+    Arrays of both kinds in one call raise TypeError naming both: ops never copy between host and
+    device behind the caller's back.
+    """
+    host = device = None
     for x in arrays:
         if type(x) is np.ndarray:
+            host = x
             continue
         if not is_array(x):
             x = getattr(x, "data", None)  # a Variable carries its array in .data
-        if is_cupy_array(x):
-            return _cupy
-    return np
+        if isinstance(x, np.ndarray):
+            host = x
+        elif is_cupy_array(x):
+            device = x
+    if device is None:
+        return np
+    if host is not None and host.ndim > 0:
+        raise TypeError(f"a NumPy array of shape {host.shape} and a CuPy array of shape {device.shape} (on GPU "
+                        f"{device.device.id}) in one operation; move one with as_cupy/as_numpy or "
+                        f"Variable.to_gpu()/to_cpu()")
+    return _cupy
 
 
 def as_numpy(x):
@@ -59,12 +73,16 @@ def as_numpy(x):
     return np.asarray(x)
 
 
-def as_cupy(x):
-    """A cupy array with the data of x; raises RuntimeError saying why when there is no GPU."""
+def as_cupy(x, device=None):
+    """A cupy array with the data of x (on GPU `device`, default the current one); raises RuntimeError
+    saying why when there is no GPU."""
     cupy = _load_cupy()
     if cupy is None:
         raise RuntimeError(f"no GPU available: {_cupy_error}")
-    return cupy.asarray(x)
+    if device is None:
+        return cupy.asarray(x)
+    with cupy.cuda.Device(device):
+        return cupy.asarray(x)
 
 
 def scatter_add(a, indices, b):

@@ -117,11 +117,12 @@ class Variable:
             self.grad.to_cpu()
         return self
 
-    def to_gpu(self):
-        """Move the data (and the gradient) to a CuPy array; raises RuntimeError saying why without a GPU."""
-        self.data = backend.as_cupy(self.data)
+    def to_gpu(self, device=None):
+        """Move the data (and the gradient) to a CuPy array on GPU `device` (default: the current one);
+        raises RuntimeError saying why without a GPU."""
+        self.data = backend.as_cupy(self.data, device)
         if self.grad is not None:
-            self.grad.to_gpu()
+            self.grad.to_gpu(device)
         return self
 
     # -- shape methods

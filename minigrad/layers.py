@@ -47,9 +47,9 @@ class Layer:
             p.to_cpu()
         return self
 
-    def to_gpu(self):
+    def to_gpu(self, device=None):
         for p in self.params():
-            p.to_gpu()
+            p.to_gpu(device)
         return self
 
     def save_weights(self, path):
