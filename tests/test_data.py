@@ -87,3 +87,10 @@ def test_digits_are_the_bundled_scikit_learn_images():
     assert len(train) + len(test) == 1797 and len(test) == 359
     assert train.data.shape[1] == 64 and 0.0 <= train.data.min() and train.data.max() <= 1.0
     assert set(np.unique(test.label)) == set(range(10))
+
+
+def test_failed_download_says_what_to_do(tmp_path, monkeypatch):
+    monkeypatch.setattr(MNIST, "urls", ("http://127.0.0.1:9/",))  # nothing listens on the discard port
+    with pytest.raises(RuntimeError, match="could not download train-images-idx3-ubyte.gz .* without network "
+                                           "access, put train-images-idx3-ubyte.gz into"):
+        MNIST(str(tmp_path / "mnist"))
