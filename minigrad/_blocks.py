@@ -11,6 +11,10 @@ def _pool(workers):
     return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="minigrad")
 
 
+if hasattr(os, "register_at_fork"):  # a forked child has none of the pool's threads: start a new pool
+    os.register_at_fork(after_in_child=_pool.cache_clear)
+
+
 def workers():
     """CPU threads the blocks are spread over (the CPUs this process may run on)."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

@@ -8,6 +8,7 @@ import pytest
 
 import minigrad as mg
 import minigrad.functions as F
+import minigrad.losses.ce as ce
 
 SHAPES = [(5,), (6, 4), (3, 4, 5), (2, 4, 3, 2)]
 
@@ -271,3 +272,19 @@ def test_elementwise_mean_is_deprecated_mean():
     with pytest.warns(UserWarning, match="elementwise_mean"):
         y = F.softmax_cross_entropy(x, T, reduction="elementwise_mean")
     np.testing.assert_allclose(y.data, F.softmax_cross_entropy(x, T).data)
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+def test_blocked_losses_work_in_a_forked_child(monkeypatch):
+    """The thread pool does not survive fork; the child must start its own instead of waiting forever."""
+    import os
+    import signal
+    monkeypatch.setattr(ce, "BLOCK", 8)
+    x, t = np.random.default_rng(0).standard_normal((64, 10)), np.zeros(64, dtype=int)
+    expected = float(F.softmax_cross_entropy(x, t).data)  # the parent's pool now has threads
+    pid = os.fork()
+    if pid == 0:  # the child: exit 0 only if the loss is computed, and right
+        signal.alarm(20)
+        os._exit(0 if float(F.softmax_cross_entropy(x, t).data) == expected else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
