@@ -23,8 +23,8 @@ def workers():
 def for_blocks(fn, n, row_size, xp, block):
     """fn(lo, hi) for consecutive row blocks [lo, hi) covering range(n); returns fn's results in order.
 
-    NumPy work is cut into blocks of about `block` elements (rows of row_size), each thread taking
-    one contiguous span of blocks; CuPy work (and small work) is a single call. fn must set its own
+    NumPy work is cut into blocks of about `block` elements (rows of row_size), each thread (the
+    caller and the pool's) taking one contiguous span of blocks; CuPy work (and small work) is a single call. fn must set its own
     np.errstate: the error state does not pass to other threads.
     """
     rows = max(1, block // max(row_size, 1))
@@ -37,6 +37,6 @@ def for_blocks(fn, n, row_size, xp, block):
     def run(span):
         return [fn(lo, min(lo + rows, n)) for lo in span]
 
-    if k == 1:
-        return run(spans[0])
-    return [r for part in _pool(k).map(run, spans) for r in part]
+    others = [_pool(k - 1).submit(run, span) for span in spans[1:]] if k > 1 else []
+    first = run(spans[0])  # the calling thread takes the first span itself
+    return first + [r for future in others for r in future.result()]
