@@ -1,7 +1,6 @@
 """Datasets (Spiral, Digits, MNIST, FashionMNIST) and the DataLoader that batches them."""
 import gzip
 import os
-import urllib.request
 
 import numpy as np
 
@@ -80,6 +79,7 @@ class _IDX(Dataset):
         where = f"put {name} into {os.path.dirname(path) or '.'}"
         if not allowed:
             raise FileNotFoundError(f"{type(self).__name__}: {path} is missing and download=False; {where}")
+        import urllib.request  # only here: it costs a fifth of `import minigrad`
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
         errors = []
         for base in self.urls:
