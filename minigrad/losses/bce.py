@@ -49,7 +49,7 @@ class _Setup:
 
 
 def _total(parts, dtype):
-    """The sum of the blocks' partial sums, accumulated in float64."""
+    """The sum of the blocks' partial sums, rounded once (math.fsum), in the loss's dtype."""
     if len(parts) == 1:
         return parts[0]
     return np.asarray(math.fsum(map(float, parts)), dtype=dtype)
