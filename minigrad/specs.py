@@ -9,6 +9,7 @@ from minigrad.losses.bce import SigmoidBCEGrad
 from minigrad.losses.bce import _Setup as _BCESetup
 from minigrad.losses.ce import SoftmaxCrossEntropyGrad
 from minigrad.losses.ce import _Setup as _CESetup
+from minigrad.losses.checks import class_count, class_weight
 from minigrad.losses.nll import NLLLossGrad
 from minigrad.losses.targets import pick
 
@@ -74,13 +75,11 @@ def _probs(*shape):
 
 def _ce_grad(x, gy, *q, t=None, w=None, ignore_index=-100, reduction="mean", eps=0.0):
     """SoftmaxCrossEntropyGrad called directly (no forward buffer to reuse: it recomputes)."""
-    xp_w = None if w is None else np.asarray(w, dtype=x.dtype)
     if t is None:
-        setup = _CESetup(np, x.shape, x.dtype, reduction, eps, xp_w)
+        picked, w = None, class_weight(w, class_count(x.shape, "spec"), x.dtype, "spec")
     else:
-        picked, _ = pick(x.shape, x.dtype, t, w, ignore_index, "spec")
-        setup = _CESetup(np, x.shape, x.dtype, reduction, eps, xp_w, picked)
-    return SoftmaxCrossEntropyGrad(setup)(x, gy, *q)
+        picked, w = pick(x.shape, x.dtype, t, w, ignore_index, "spec")
+    return SoftmaxCrossEntropyGrad(_CESetup(np, x.shape, x.dtype, reduction, eps, w, picked))(x, gy, *q)
 
 
 def _bce_grad(x, gy, y, *, reduction="mean", w=None, pw=None):

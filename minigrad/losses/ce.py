@@ -57,9 +57,13 @@ class _Setup:
             return (a @ self.w)[:, None]
         return get_array_module(a).matmul(self.w, a)[:, None, :]
 
+    def weighted(self, a):
+        """a[n, c] * w_c (arrays or Variables); a itself without class weights."""
+        return a if self.w_b is None else a * self.w_b
+
     def class_sum_var(self, a):
         """sum_c w_c a[n, c] in the kept shape (Variables)."""
-        return sum(a if self.w_b is None else a * self.w_b, axis=1, keepdims=True)
+        return sum(self.weighted(a), axis=1, keepdims=True)
 
     def smoothed(self, q):
         """(1 - eps) q + eps / C: the smoothed probability targets."""
@@ -78,13 +82,12 @@ class _Setup:
         e *= k * mass / s
         if qb is not None:
             qb = qb * k
-            e -= qb if self.w_b is None else qb * self.w_b
+            e -= self.weighted(qb)
             return
         p, t = self.picked, self.picked.t[lo:hi]
         xp.put_along_axis(e, t, xp.take_along_axis(e, t, axis=1) - k * (1 - self.eps) * p.wt[lo:hi], axis=1)
         if self.eps:
-            ks = k * (self.eps / self.c)
-            e -= ks if self.w_b is None else ks * self.w_b
+            e -= self.weighted(k * (self.eps / self.c))
 
 
 class SoftmaxCrossEntropy(Function):
@@ -138,7 +141,7 @@ class SoftmaxCrossEntropy(Function):
         gq = None
         if self.needs_input_grad[1]:  # d/dq of -sum_c w_c q_c lp_c is -(1-eps) w lp
             gq = st.scale(gy) * (-(1 - st.eps)) * log_softmax(reshape(x, st.view), axis=1)
-            gq = reshape(gq if st.w_b is None else gq * st.w_b, st.x_shape)
+            gq = reshape(st.weighted(gq), st.x_shape)
         return gx, gq
 
 
@@ -202,7 +205,7 @@ class SoftmaxCrossEntropyGrad(Function):
             gq = None
             if needs[2]:
                 gq = k * (1 - st.eps) * (su - u)
-                gq = reshape(gq if st.w_b is None else gq * st.w_b, st.x_shape)
+                gq = reshape(st.weighted(gq), st.x_shape)
             return gx, ggy, gq
         return gx, ggy
 
