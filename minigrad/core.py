@@ -1,4 +1,4 @@
-"""Variable, Function, the backward engine, and the primitive ops Variable's operators use."""
+"""Variable, Function and the backward engine: the graph, and how gradients flow through it."""
 import heapq
 import operator
 import weakref
@@ -6,13 +6,14 @@ import weakref
 import numpy as np
 
 from minigrad import backend
-from minigrad.backend import get_array_module
 from minigrad.config import Config, using_config
 
-_NUMBER_TYPES = (int, float, bool, np.generic)
+__all__ = ["Function", "Parameter", "Variable", "as_array", "as_operand", "as_variable", "grad"]
 
+_OPS = {}  # Function.registry: name -> public Function subclass defined inside minigrad
 
 # ----------------------------------------------------------------------------- Variable
+
 
 def _to_array(data):
     """Turn user data (array, number, nested list) into an array; TypeError for anything else."""
@@ -27,10 +28,8 @@ def _to_array(data):
             a = np.asarray(data)
         except ValueError as e:
             raise TypeError(f"Variable data must be a rectangular nested list of numbers: {e}") from None
-        if a.dtype.kind == "f":
-            return a.astype(Config.default_dtype, copy=False)
-        if a.dtype.kind in "biu":
-            return a
+        if a.dtype.kind in "fbiu":
+            return a.astype(Config.default_dtype, copy=False) if a.dtype.kind == "f" else a
         raise TypeError(f"Variable data must be a nested list of numbers, got elements of dtype {a.dtype}")
     raise TypeError(f"Variable data must be an ndarray, a number or a nested list of numbers, "
                     f"got {type(data).__name__}")
@@ -39,8 +38,7 @@ def _to_array(data):
 class Variable:
     """A node of the graph: an array (`data`), its gradient (`grad`) and the Function that made it."""
 
-    __slots__ = ("data", "name", "grad", "creator", "generation", "index", "requires_grad",
-                 "__weakref__")
+    __slots__ = ("data", "name", "grad", "creator", "generation", "index", "requires_grad", "__weakref__")
     __array_ufunc__ = None  # numpy defers to our reflected operators: np.ones(3) * x is a Variable
 
     def __init__(self, data, name=None):
@@ -48,59 +46,31 @@ class Variable:
             raise TypeError("Variable data must be an array, got a Variable; use as_variable(x)")
         self.data = _to_array(data)
         self.name = name
-        self.grad = None
-        self.creator = None
-        self.generation = 0
-        self.index = 0
-        # Only floating point data can take gradients (integer labels, masks cannot).
-        self.requires_grad = self.data.dtype.kind in "fc"
+        self.grad = self.creator = None
+        self.generation = self.index = 0
+        self.requires_grad = self.data.dtype.kind in "fc"  # integer labels and masks take no gradient
 
     @classmethod
     def _from_op(cls, data, creator, index):
         """Fast constructor for Function outputs (creator None: not recorded)."""
         v = cls.__new__(cls)
-        v.data = data
-        v.name = None
-        v.grad = None
-        v.index = index
-        v.creator = creator
-        if creator is None:
-            v.generation = 0
-            v.requires_grad = False
-        else:
-            v.generation = creator.generation + 1
-            v.requires_grad = True
+        v.data, v.name, v.grad, v.index, v.creator = data, None, None, index, creator
+        v.generation = 0 if creator is None else creator.generation + 1
+        v.requires_grad = creator is not None
         return v
 
-    # -- array-like attributes
-    @property
-    def shape(self):
-        return self.data.shape
-
-    @property
-    def ndim(self):
-        return self.data.ndim
-
-    @property
-    def size(self):
-        return self.data.size
-
-    @property
-    def dtype(self):
-        return self.data.dtype
-
+    shape = property(lambda self: self.data.shape)
+    ndim = property(lambda self: self.data.ndim)
+    size = property(lambda self: self.data.size)
+    dtype = property(lambda self: self.data.dtype)
     def __len__(self):
         return len(self.data)
 
     def __repr__(self):
         body = str(self.data).replace("\n", "\n" + " " * 9)
-        extra = ""
-        if self.data.dtype != np.float64:
-            extra += f", dtype={self.data.dtype}"
-        if self.name is not None:
-            extra += f", name={self.name!r}"
-        if self.creator is not None:
-            extra += f", creator={type(self.creator).__name__}"
+        extra = "" if self.data.dtype == np.float64 else f", dtype={self.data.dtype}"
+        extra += "" if self.name is None else f", name={self.name!r}"
+        extra += "" if self.creator is None else f", creator={type(self.creator).__name__}"
         return f"variable({body}{extra})"
 
     def cleargrad(self):
@@ -125,108 +95,55 @@ class Variable:
             self.grad.to_gpu(device)
         return self
 
-    # -- shape methods
+    # The operators call minigrad's primitives by name: they live in minigrad.ops (which imports this
+    # module) and register themselves in Function.registry when minigrad is imported.
+    def __add__(self, other): return _OPS["Add"]()(self, as_operand(other, self))
+    def __radd__(self, other): return _OPS["Add"]()(as_operand(other, self), self)
+    def __sub__(self, other): return _OPS["Sub"]()(self, as_operand(other, self))
+    def __rsub__(self, other): return _OPS["Sub"]()(as_operand(other, self), self)
+    def __mul__(self, other): return _OPS["Mul"]()(self, as_operand(other, self))
+    def __rmul__(self, other): return _OPS["Mul"]()(as_operand(other, self), self)
+    def __truediv__(self, other): return _OPS["Div"]()(self, as_operand(other, self))
+    def __rtruediv__(self, other): return _OPS["Div"]()(as_operand(other, self), self)
+    def __pow__(self, other): return _OPS["Pow"]()(self, as_operand(other, self))
+    def __rpow__(self, other): return _OPS["Pow"]()(as_operand(other, self), self)
+    def __neg__(self): return _OPS["Neg"]()(self)
+    def __matmul__(self, other): return _OPS["MatMul"]()(self, other)
+    def __rmatmul__(self, other): return _OPS["MatMul"]()(other, self)
+    def __getitem__(self, slices): return _OPS["GetItem"](slices)(self)
+
     @property
     def T(self):
-        return transpose(self)
-
-    def reshape(self, *shape):
-        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-            shape = shape[0]
-        return reshape(self, shape)
+        return _OPS["Transpose"]()(self)
 
     def transpose(self, *axes):
-        if len(axes) == 0:
-            axes = None
-        elif len(axes) == 1 and (isinstance(axes[0], (tuple, list)) or axes[0] is None):
+        """The axes permuted: x.transpose(1, 0, 2), x.transpose((1, 0, 2)); reversed without axes."""
+        if len(axes) == 1 and (isinstance(axes[0], (tuple, list)) or axes[0] is None):
             axes = axes[0]
-        return transpose(self, axes)
+        return _OPS["Transpose"](axes or None)(self)
+
+    def reshape(self, *shape):
+        """x.reshape(2, 3) or x.reshape((2, 3)); x itself when the shape is unchanged."""
+        shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        return self if shape == self.data.shape else _OPS["Reshape"](shape)(self)
 
     def sum(self, axis=None, keepdims=False):
-        return sum(self, axis, keepdims)
-
-    # -- operators
-    def __add__(self, other):
-        if not isinstance(other, Variable):
-            other = _constant(other, self)
-        return Add()(self, other)
-
-    def __radd__(self, other):
-        if not isinstance(other, Variable):
-            other = _constant(other, self)
-        return Add()(self, other)
-
-    def __sub__(self, other):
-        if not isinstance(other, Variable):
-            other = _constant(other, self)
-        return Sub()(self, other)
-
-    def __rsub__(self, other):
-        return sub(_constant(other, self), self)
-
-    def __mul__(self, other):
-        if not isinstance(other, Variable):
-            other = _constant(other, self)
-        return Mul()(self, other)
-
-    def __rmul__(self, other):
-        if not isinstance(other, Variable):
-            other = _constant(other, self)
-        return Mul()(self, other)
-
-    def __truediv__(self, other):
-        if not isinstance(other, Variable):
-            other = _constant(other, self)
-        return Div()(self, other)
-
-    def __rtruediv__(self, other):
-        return div(_constant(other, self), self)
-
-    def __pow__(self, other):
-        if not isinstance(other, Variable):
-            other = _constant(other, self)
-        return Pow()(self, other)
-
-    def __rpow__(self, other):
-        return pow(_constant(other, self), self)
-
-    def __neg__(self):
-        return neg(self)
-
-    def __matmul__(self, other):
-        return matmul(self, other)
-
-    def __rmatmul__(self, other):
-        return matmul(other, self)
-
-    def __getitem__(self, slices):
-        return get_item(self, slices)
+        return _OPS["Sum"](axis, keepdims)(self)
 
     # Comparisons give plain arrays (nothing to differentiate); hashing stays by identity.
-    def __eq__(self, other):
-        return self.data == _data(other)
-
-    def __ne__(self, other):
-        return self.data != _data(other)
-
-    def __lt__(self, other):
-        return self.data < _data(other)
-
-    def __le__(self, other):
-        return self.data <= _data(other)
-
-    def __gt__(self, other):
-        return self.data > _data(other)
-
-    def __ge__(self, other):
-        return self.data >= _data(other)
-
+    def __eq__(self, other): return self.data == as_array(other)
+    def __ne__(self, other): return self.data != as_array(other)
+    def __lt__(self, other): return self.data < as_array(other)
+    def __le__(self, other): return self.data <= as_array(other)
+    def __gt__(self, other): return self.data > as_array(other)
+    def __ge__(self, other): return self.data >= as_array(other)
     __hash__ = object.__hash__
 
-    # -- backward
     def backward(self, grad=None, retain_grad=False, create_graph=False):
         """Accumulate d(self)/d(leaf) * grad into every leaf's .grad (grad defaults to ones)."""
-        _backprop(self, grad, retain_grad, create_graph, None)
+        for x, gx in _backprop(self, grad, retain_grad, create_graph).values():
+            gx = _wrap(gx)
+            x.grad = gx if x.grad is None else _add_grads(x.grad, gx, create_graph)
 
 
 class Parameter(Variable):
@@ -235,7 +152,7 @@ class Parameter(Variable):
     __slots__ = ()
 
 
-def _data(x):
+def as_array(x):
     """The array inside a Variable; anything else unchanged."""
     return x.data if isinstance(x, Variable) else x
 
@@ -249,8 +166,11 @@ def as_variable(x):
     return v
 
 
-def _constant(x, like):
-    """A constant operand for a binary op with `like` (a Variable).
+_SCALARS = (float, int, np.generic)
+
+
+def as_operand(x, like):
+    """x as the other operand of a binary op with the Variable `like`.
 
     Scalars (Python or numpy numbers, 0-d arrays) take like's float dtype, as torch does with wrapped
     numbers, so that float32 stays float32 under NumPy 2's promotion rules.
@@ -258,9 +178,10 @@ def _constant(x, like):
     if isinstance(x, Variable):
         return x
     dtype = like.data.dtype
-    if isinstance(x, _NUMBER_TYPES) or (backend.is_array(x) and x.ndim == 0):
+    if (isinstance(x, _SCALARS) and not isinstance(x, bool)) or (backend.is_array(x) and x.ndim == 0):
         if dtype.kind == "f" or (isinstance(x, int) and dtype.kind in "iu"):
-            return as_variable(get_array_module(like).asarray(x, dtype=dtype))
+            xp = np if type(like.data) is np.ndarray else backend.get_array_module(like.data)
+            return Variable._from_op(xp.asarray(x, dtype=dtype), None, 0)
     return as_variable(x)
 
 
@@ -272,25 +193,29 @@ _get_generation = operator.attrgetter("generation")
 _new = object.__new__
 _NEEDS = {}  # needs_input_grad patterns, shared between Functions
 
+
 def _as_output(y):
     """numpy turns 0-d results into scalars; make them arrays again."""
     if type(y) is np.ndarray:
         return y
-    if isinstance(y, np.generic) or not backend.is_array(y):
-        return np.asarray(y)
-    return y
+    return np.asarray(y) if isinstance(y, np.generic) or not backend.is_array(y) else y
 
 
 class Function:
     """An operation: subclass with forward(*arrays) -> array(s) and backward(*gys) -> Variable(s).
 
-    backward receives the output gradients as Variables (None for an output that got none) and
-    returns one gradient per input (a Variable, or None where `needs_input_grad` is False).
-    Instances are single use.
+    What backward may use: self.inputs (always kept), self.outputs (weak references, only when the
+    class keeps `keeps_output = True`), self.needs_input_grad, and the attributes that forward or the
+    constructor set on self, which the class docstring names. backward receives the output gradients
+    as Variables (None for an output that got none) and returns one gradient per input (a Variable,
+    or None where `needs_input_grad` is False). Instances are single use.
     """
 
-    registry = {}  # name -> public Function subclass defined inside minigrad
+    registry = _OPS  # name -> public Function subclass defined inside minigrad
+    keeps_output = True  # False for single-output Functions whose backward never reads the output
     _called = False
+    _output = None  # weakref to the output (single-output Functions)
+    _outputs = None  # weakrefs to the outputs when there are several
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -315,8 +240,7 @@ class Function:
                 gen = max(map(_get_generation, inputs))
                 self.generation = gen
                 self.inputs = inputs
-                # One shared tuple per pattern: fewer objects for the cycle collector to track.
-                self.needs_input_grad = _NEEDS.setdefault(needs, needs)
+                self.needs_input_grad = _NEEDS.setdefault(needs, needs)  # one shared tuple per pattern
                 if single:
                     y = _new(Variable)  # Variable._from_op, inlined on this hot path
                     y.data = ys if type(ys) is np.ndarray else _as_output(ys)
@@ -333,12 +257,7 @@ class Function:
                 return outputs
         if single:
             return Variable._from_op(_as_output(ys), None, 0)
-        outputs = [Variable._from_op(_as_output(y), None, 0) for y in ys]
-        return outputs
-
-    keeps_output = True  # False for single-output Functions whose backward never reads it
-    _output = None  # weakref to the output (single-output Functions)
-    _outputs = None  # weakrefs to the outputs when there are several
+        return [Variable._from_op(_as_output(y), None, 0) for y in ys]
 
     @property
     def outputs(self):
@@ -359,27 +278,15 @@ class Function:
 
 # ----------------------------------------------------------------------------- backward engine
 
-def _seed(y, grad):
-    if grad is None:
-        xp = get_array_module(y)
-        return as_variable(xp.ones_like(y.data))
-    g = as_variable(grad)
-    if g.shape != y.shape:
-        raise ValueError(f"grad has shape {g.shape}, expected the output's shape {y.shape}")
-    return g
-
-
 def _add_grads(a, b, create_graph):
     """a + b for gradients: a recorded add with create_graph, else a plain array sum."""
-    if create_graph:
-        return add(a, b)
-    return Variable._from_op(_as_output(a.data + b.data), None, 0)
+    return a + b if create_graph else Variable._from_op(_as_output(a.data + b.data), None, 0)
 
 
 def _sum_raw(a, b, create_graph):
     """Like _add_grads, but without create_graph a stays a raw array (wrapped once at the end)."""
     if create_graph:
-        return add(a, b)
+        return a + b
     # [()] turns 0-d arrays into numpy scalars, whose sums are several times cheaper.
     return (a.data[()] if isinstance(a, Variable) else a) + b.data[()]
 
@@ -388,60 +295,55 @@ def _wrap(g):
     return g if isinstance(g, Variable) else Variable._from_op(_as_output(g), None, 0)
 
 
-def _backprop(y, grad, retain_grad, create_graph, wanted):
-    """Reverse-mode sweep from y, functions popped by generation from a heap (no recursion).
+def _backprop(y, grad, report, create_graph):
+    """Reverse-mode sweep from y, Functions popped by generation from a heap (no recursion).
 
-    Leaves accumulate into .grad (non-leaves too with retain_grad), unless `wanted` (a dict
-    id -> Variable) is given: then the gradients of those Variables are returned in a dict and no
-    .grad is touched.
+    Returns {id(x): [x, gradient]} for every leaf x, and for every non-leaf too when `report`; a
+    gradient may be a raw array (wrap it with _wrap) unless create_graph.
     """
-    gy = _seed(y, grad)
-    sums = {}  # id(x) -> [x, gradient so far] for every x whose gradient is reported
-    report = retain_grad or wanted is not None
-
+    gy = as_variable(backend.get_array_module(y).ones_like(y.data) if grad is None else grad)
+    if gy.shape != y.shape:
+        raise ValueError(f"grad has shape {gy.shape}, expected the output's shape {y.shape}")
+    sums = {}  # id(x) -> [x, gradient so far]
     with using_config("enable_backprop", create_graph):
         f = y.creator
         if f is None or report:
             sums[id(y)] = [y, gy]
-        if f is not None:
-            pending = {f: [None] * (1 if f._outputs is None else len(f._outputs))}
-            pending[f][y.index] = gy
-            heap = [(-f.generation, 0, f)]
-            count = 1
-            pop, push = heapq.heappop, heapq.heappush
-            while heap:
-                f = pop(heap)[2]
-                gxs = f.backward(*pending.pop(f))
-                if type(gxs) is not tuple:
-                    gxs = (gxs,)
-                for x, gx, need in zip(f.inputs, gxs, f.needs_input_grad):
-                    if gx is None or not need:
+        if f is None:
+            return sums
+        pending = {f: [None] * (1 if f._outputs is None else len(f._outputs))}
+        pending[f][y.index] = gy
+        heap = [(-f.generation, 0, f)]
+        count = 1
+        pop, push = heapq.heappop, heapq.heappush
+        while heap:
+            f = pop(heap)[2]
+            gxs = f.backward(*pending.pop(f))
+            if type(gxs) is not tuple:
+                gxs = (gxs,)
+            for x, gx, need in zip(f.inputs, gxs, f.needs_input_grad):
+                if gx is None or not need:
+                    continue
+                if gx.data.shape != x.data.shape:
+                    raise RuntimeError(f"{type(f).__name__}.backward returned a gradient of "
+                                       f"shape {gx.shape} for an input of shape {x.shape}")
+                g = x.creator
+                if g is None or report:
+                    entry = sums.get(id(x))
+                    if entry is None:
+                        sums[id(x)] = [x, gx]
+                    else:
+                        entry[1] = _sum_raw(entry[1], gx, create_graph)
+                    if g is None:
                         continue
-                    if gx.data.shape != x.data.shape:
-                        raise RuntimeError(f"{type(f).__name__}.backward returned a gradient of "
-                                           f"shape {gx.shape} for an input of shape {x.shape}")
-                    g = x.creator
-                    if g is None or report:
-                        entry = sums.get(id(x))
-                        if entry is None:
-                            sums[id(x)] = [x, gx]
-                        else:
-                            entry[1] = _sum_raw(entry[1], gx, create_graph)
-                        if g is None:
-                            continue
-                    slots = pending.get(g)
-                    if slots is None:
-                        slots = pending[g] = [None] * (1 if g._outputs is None else len(g._outputs))
-                        push(heap, (-g.generation, count, g))
-                        count += 1
-                    i = x.index
-                    slots[i] = gx if slots[i] is None else _add_grads(slots[i], gx, create_graph)
-        if wanted is not None:
-            return {k: _wrap(v[1]) for k, v in sums.items() if k in wanted}
-        for x, gx in sums.values():
-            gx = _wrap(gx)
-            x.grad = gx if x.grad is None else _add_grads(x.grad, gx, create_graph)
-    return None
+                slots = pending.get(g)
+                if slots is None:
+                    slots = pending[g] = [None] * (1 if g._outputs is None else len(g._outputs))
+                    push(heap, (-g.generation, count, g))
+                    count += 1
+                i = x.index
+                slots[i] = gx if slots[i] is None else _add_grads(slots[i], gx, create_graph)
+    return sums
 
 
 def grad(y, xs, gy=None, create_graph=False):
@@ -450,393 +352,5 @@ def grad(y, xs, gy=None, create_graph=False):
     Unlike y.backward(), no .grad attribute is read or written.
     """
     xs = list(xs)
-    found = _backprop(y, gy, False, create_graph, {id(x): x for x in xs})
-    return [found.get(id(x)) for x in xs]
-
-
-# ----------------------------------------------------------------------------- numpy helpers
-
-def _sum_to(x, shape):
-    """Sum the array x down to `shape` (the inverse of broadcasting)."""
-    lead = x.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(i + lead for i, s in enumerate(shape)
-                                      if s == 1 and x.shape[i + lead] != 1)
-    y = x.sum(axes, keepdims=True) if axes else x
-    return y.reshape(shape) if y.shape != tuple(shape) else y
-
-
-def _broadcast_shapes(op, a, b):
-    try:
-        return np.broadcast_shapes(a, b)
-    except ValueError:
-        raise ValueError(f"{op}: shapes {a} and {b} cannot be broadcast together") from None
-
-
-def _normalize_axis(axis, ndim, op):
-    """A tuple of non-negative axes (all of them for None); ValueError naming a bad axis."""
-    if axis is None:
-        return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
-    n = max(ndim, 1)  # a 0-d input accepts axis 0 and -1, as in torch
-    for a in axes:
-        if not -n <= a < n:
-            raise ValueError(f"{op}: axis {a} is out of range for an input with {ndim} dimensions")
-    out = tuple(int(a) % n for a in axes)
-    if len(set(out)) != len(out):
-        raise ValueError(f"{op}: repeated axis in {axis}")
-    return out if ndim else ()
-
-
-def _keepdims_shape(shape, axes):
-    return tuple(1 if i in axes else s for i, s in enumerate(shape))
-
-
-def _unreduce(gy, x_shape, axes, keepdims):
-    """Broadcast the gradient of a reduction over `axes` back to the input's shape."""
-    if not keepdims:
-        gy = reshape(gy, _keepdims_shape(x_shape, axes))
-    return broadcast_to(gy, x_shape)
-
-
-# ----------------------------------------------------------------------------- arithmetic
-
-class _Binary(Function):
-    """Elementwise op of two broadcastable inputs; reduces gradients back to each input's shape."""
-
-    keeps_output = False
-    shapes = None  # the input shapes, kept only when they differ (broadcasting)
-
-    def forward(self, x0, x1):
-        if x0.shape != x1.shape:
-            _broadcast_shapes(type(self).__name__.lower(), x0.shape, x1.shape)
-            self.shapes = (x0.shape, x1.shape)
-        return self.op(x0, x1)
-
-    def reduce(self, gx0, gx1):
-        if self.shapes is None:
-            return gx0, gx1
-        s0, s1 = self.shapes
-        if gx0 is not None and gx0.shape != s0:
-            gx0 = sum_to(gx0, s0)
-        if gx1 is not None and gx1.shape != s1:
-            gx1 = sum_to(gx1, s1)
-        return gx0, gx1
-
-
-class Add(_Binary):
-    op = staticmethod(operator.add)
-
-    def backward(self, gy):
-        return (gy, gy) if self.shapes is None else self.reduce(gy, gy)
-
-
-class Sub(_Binary):
-    op = staticmethod(operator.sub)
-
-    def backward(self, gy):
-        return self.reduce(gy, -gy if self.needs_input_grad[1] else None)
-
-
-class Mul(_Binary):
-    op = staticmethod(operator.mul)
-
-    def backward(self, gy):
-        x0, x1 = self.inputs
-        n0, n1 = self.needs_input_grad
-        return self.reduce(gy * x1 if n0 else None, gy * x0 if n1 else None)
-
-
-class Div(_Binary):
-    op = staticmethod(operator.truediv)
-
-    def backward(self, gy):
-        x0, x1 = self.inputs
-        n0, n1 = self.needs_input_grad
-        gx0 = gy / x1 if n0 else None
-        gx1 = -gy * x0 / (x1 * x1) if n1 else None
-        return self.reduce(gx0, gx1)
-
-
-class Pow(_Binary):
-    op = staticmethod(operator.pow)
-    keeps_output = True
-    def backward(self, gy):
-        x, c = self.inputs
-        n0, n1 = self.needs_input_grad
-        gx = gy * c * x ** (c - 1) if n0 else None
-        gc = gy * self.outputs[0]() * log(x) if n1 else None
-        return self.reduce(gx, gc)
-
-
-class Neg(Function):
-    keeps_output = False
-
-    def forward(self, x):
-        return -x
-
-    def backward(self, gy):
-        return -gy
-
-
-class Exp(Function):
-    def forward(self, x):
-        return get_array_module(x).exp(x)
-
-    def backward(self, gy):
-        return gy * self.outputs[0]()
-
-
-class Log(Function):
-    def forward(self, x):
-        return get_array_module(x).log(x)
-
-    def backward(self, gy):
-        return gy / self.inputs[0]
-
-
-def add(x0, x1):
-    """x0 + x1 with numpy broadcasting."""
-    x0 = as_variable(x0)
-    return Add()(x0, _constant(x1, x0))
-
-
-def sub(x0, x1):
-    """x0 - x1 with numpy broadcasting."""
-    x0 = as_variable(x0)
-    return Sub()(x0, _constant(x1, x0))
-
-
-def mul(x0, x1):
-    """x0 * x1 with numpy broadcasting."""
-    x0 = as_variable(x0)
-    return Mul()(x0, _constant(x1, x0))
-
-
-def div(x0, x1):
-    """x0 / x1 with numpy broadcasting."""
-    x0 = as_variable(x0)
-    return Div()(x0, _constant(x1, x0))
-
-
-def pow(x, c):
-    """x ** c; c may be a number or a Variable (its gradient is y * log(x))."""
-    x = as_variable(x)
-    return Pow()(x, _constant(c, x))
-
-
-def neg(x):
-    return Neg()(x)
-
-
-def exp(x):
-    return Exp()(x)
-
-
-def log(x):
-    """Natural logarithm."""
-    return Log()(x)
-
-
-# ----------------------------------------------------------------------------- shapes and reductions
-
-class Reshape(Function):
-    def __init__(self, shape):
-        self.shape = tuple(shape)
-
-    def forward(self, x):
-        self.x_shape = x.shape
-        try:
-            return x.reshape(self.shape)
-        except ValueError:
-            raise ValueError(f"reshape: cannot reshape an array of shape {x.shape} "
-                             f"(size {x.size}) into shape {self.shape}") from None
-
-    def backward(self, gy):
-        return reshape(gy, self.x_shape)
-
-
-class Transpose(Function):
-    def __init__(self, axes=None):
-        self.axes = None if axes is None else tuple(axes)
-
-    def forward(self, x):
-        if self.axes is not None and sorted(a % max(x.ndim, 1) for a in self.axes) != list(range(x.ndim)):
-            raise ValueError(f"transpose: axes {self.axes} are not a permutation of the "
-                             f"{x.ndim} axes of an input of shape {x.shape}")
-        return x.transpose(self.axes)
-
-    def backward(self, gy):
-        if self.axes is None:
-            return transpose(gy)
-        inv = tuple(np.argsort([a % len(self.axes) for a in self.axes]))
-        return transpose(gy, inv)
-
-
-class BroadcastTo(Function):
-    def __init__(self, shape):
-        self.shape = tuple(shape)
-
-    def forward(self, x):
-        self.x_shape = x.shape
-        try:
-            return get_array_module(x).broadcast_to(x, self.shape)
-        except ValueError:
-            raise ValueError(f"broadcast_to: cannot broadcast shape {x.shape} to {self.shape}") from None
-
-    def backward(self, gy):
-        return sum_to(gy, self.x_shape)
-
-
-class SumTo(Function):
-    def __init__(self, shape):
-        self.shape = tuple(shape)
-
-    def forward(self, x):
-        self.x_shape = x.shape
-        if _broadcast_shapes("sum_to", x.shape, self.shape) != x.shape:
-            raise ValueError(f"sum_to: shape {x.shape} cannot be summed to {self.shape}")
-        return _sum_to(x, self.shape)
-
-    def backward(self, gy):
-        return broadcast_to(gy, self.x_shape)
-
-
-class Sum(Function):
-    def __init__(self, axis, keepdims):
-        self.axis = axis
-        self.keepdims = keepdims
-
-    def forward(self, x):
-        self.axes = _normalize_axis(self.axis, x.ndim, "sum")
-        self.x_shape = x.shape
-        return x.sum(axis=self.axes, keepdims=self.keepdims)
-
-    def backward(self, gy):
-        return _unreduce(gy, self.x_shape, self.axes, self.keepdims)
-
-
-def reshape(x, shape):
-    """x with a new shape of the same size."""
-    if isinstance(shape, (int, np.integer)):
-        shape = (shape,)
-    if as_variable(x).shape == tuple(shape):
-        return as_variable(x)
-    return Reshape(shape)(x)
-
-
-def transpose(x, axes=None):
-    """Permute the axes (reverse them when axes is None)."""
-    return Transpose(axes)(x)
-
-
-def broadcast_to(x, shape):
-    """Broadcast x to `shape` (gradient: sum back to x's shape)."""
-    if as_variable(x).shape == tuple(shape):
-        return as_variable(x)
-    return BroadcastTo(shape)(x)
-
-
-def sum_to(x, shape):
-    """Sum x down to `shape`, undoing a broadcast (gradient: broadcast back)."""
-    if as_variable(x).shape == tuple(shape):
-        return as_variable(x)
-    return SumTo(shape)(x)
-
-
-def sum(x, axis=None, keepdims=False):
-    """Sum over axis (an int, a tuple, or None for all)."""
-    return Sum(axis, keepdims)(x)
-
-
-# ----------------------------------------------------------------------------- matmul and indexing
-
-class MatMul(Function):
-    def forward(self, x, W):
-        k0 = x.shape[-1] if x.ndim else None
-        k1 = W.shape[-2] if W.ndim >= 2 else (W.shape[0] if W.ndim else None)
-        if k0 is None or k1 is None or k0 != k1:
-            raise ValueError(f"matmul: shapes {x.shape} and {W.shape} are not aligned "
-                             f"(the last axis of the first must match the "
-                             f"{'first' if W.ndim < 2 else 'second-to-last'} axis of the second)")
-        if x.ndim > 2 or W.ndim > 2:
-            _broadcast_shapes("matmul (batch axes)", x.shape[:-2], W.shape[:-2])
-        return get_array_module(x).matmul(x, W)
-
-    def backward(self, gy):
-        x, W = self.inputs
-        # Treat 1-D operands as matrices (1, k) and (k, 1), as matmul itself does.
-        x2 = reshape(x, (1, x.shape[0])) if x.ndim == 1 else x
-        W2 = reshape(W, (W.shape[0], 1)) if W.ndim == 1 else W
-        gy_shape = _broadcast_shapes("matmul", x2.shape[:-2], W2.shape[:-2]) + (x2.shape[-2], W2.shape[-1])
-        gy = reshape(gy, gy_shape)
-        gx = gW = None
-        if self.needs_input_grad[0]:
-            gx = reshape(sum_to(matmul(gy, _swap_last(W2)), x2.shape), x.shape)
-        if self.needs_input_grad[1]:
-            gW = reshape(sum_to(matmul(_swap_last(x2), gy), W2.shape), W.shape)
-        return gx, gW
-
-
-def _swap_last(x):
-    axes = list(range(x.ndim))
-    axes[-1], axes[-2] = axes[-2], axes[-1]
-    return transpose(x, axes)
-
-
-def matmul(x, W):
-    """Matrix product with numpy's matmul rules (1-D operands, broadcast batch axes)."""
-    return MatMul()(x, W)
-
-
-def _index(slices):
-    """Unwrap Variables inside an index and reject float indices early."""
-    if isinstance(slices, tuple):
-        return tuple(_index(s) for s in slices)
-    if isinstance(slices, Variable):
-        slices = slices.data
-    if backend.is_array(slices) and slices.dtype.kind not in "biu":
-        raise IndexError(f"index arrays must be integer or boolean, got dtype {slices.dtype}")
-    return slices
-
-
-def _is_basic(slices):
-    """True when the index has no arrays or lists (no element can be selected twice)."""
-    items = slices if isinstance(slices, tuple) else (slices,)
-    return all(s is None or s is Ellipsis or isinstance(s, (slice, int, np.integer)) for s in items)
-
-
-class GetItem(Function):
-    def __init__(self, slices):
-        self.slices = slices
-
-    def forward(self, x):
-        self.x_shape = x.shape
-        return x[self.slices]
-
-    def backward(self, gy):
-        return GetItemGrad(self.slices, self.x_shape)(gy)
-
-
-class GetItemGrad(Function):
-    """Scatter gy into zeros of the input's shape, accumulating repeated indices."""
-
-    def __init__(self, slices, in_shape):
-        self.slices = slices
-        self.in_shape = in_shape
-
-    def forward(self, gy):
-        xp = get_array_module(gy)
-        gx = xp.zeros(self.in_shape, dtype=gy.dtype)
-        if _is_basic(self.slices):
-            gx[self.slices] = gy
-        else:
-            backend.scatter_add(gx, self.slices, gy)
-        return gx
-
-    def backward(self, ggx):
-        return get_item(ggx, self.slices)
-
-
-def get_item(x, slices):
-    """x[slices]: basic and integer/boolean array indexing; repeated indices accumulate gradients."""
-    return GetItem(_index(slices))(x)
+    found = _backprop(y, gy, True, create_graph)
+    return [_wrap(found[id(x)][1]) if id(x) in found else None for x in xs]

@@ -3,7 +3,7 @@ import numpy as np
 
 from minigrad.backend import as_numpy, get_array_module
 from minigrad.config import no_grad, using_config
-from minigrad.core import Variable, _data, as_variable, grad
+from minigrad.core import Variable, as_array, as_variable, grad
 
 
 class GradcheckError(AssertionError):
@@ -20,7 +20,7 @@ def _prepare(inputs):
         inputs = (inputs,)
     out = []
     for x in inputs:
-        x = _data(x)
+        x = as_array(x)
         if _is_float(x):
             x = get_array_module(x).array(x, dtype=np.float64)
         out.append(x)
@@ -41,7 +41,7 @@ def numerical_grad(f, inputs, gy=None, eps=1e-6):
     args = _prepare(inputs)
     if gy is None:
         gy = get_array_module(*args).ones_like(_evaluate(f, args))
-    gy = _data(gy)
+    gy = as_array(gy)
     grads = []
     for i, x in enumerate(args):
         if not _is_float(x):
@@ -78,7 +78,7 @@ def check_gradients(fn, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
     Returns a dict: checked (number of float inputs), max_abs, max_rel, and error (None or a message).
     """
     originals = inputs if isinstance(inputs, (tuple, list)) else (inputs,)
-    before = [_copy(_data(x)) for x in originals]
+    before = [_copy(as_array(x)) for x in originals]
     args = _prepare(inputs)
     snapshot = [_copy(a) for a in args]
     report = {"checked": 0, "max_abs": 0.0, "max_rel": 0.0, "error": None}
@@ -121,7 +121,7 @@ def check_gradients(fn, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
                                f"numerical {float(n[j])!r}, analytical {float(a[j])!r} "
                                f"(|a - n| <= {atol} + {rtol} * |n| fails)")
     for k, x in enumerate(originals):
-        if not _same(_data(x), before[k]):
+        if not _same(as_array(x), before[k]):
             report["error"] = f"fn modified the caller's input {k}"
     return report
 

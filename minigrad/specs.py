@@ -4,18 +4,17 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import minigrad.functions as F
-from minigrad.core import GetItemGrad
-from minigrad.losses.bce import SigmoidBCEGrad
-from minigrad.losses.bce import _Setup as _BCESetup
-from minigrad.losses.ce import SoftmaxCrossEntropyGrad
-from minigrad.losses.ce import _Setup as _CESetup
-from minigrad.losses.checks import class_count, class_weight
+from minigrad.losses import bce, ce
 from minigrad.losses.nll import NLLLossGrad
-from minigrad.losses.targets import pick
+from minigrad.losses.targets import Layout, class_index_targets
+from minigrad.ops.shaping import GetItemGrad
 
 
-def _picked(x_shape, t, w):
-    return pick(x_shape, np.float64, t, w, -100, "spec")[0]
+def _nll_grad(gy, x_shape, t, w, reduction):
+    """NLLLossGrad called directly on an upstream gradient gy."""
+    layout = Layout.of(x_shape, "spec")
+    targets, _ = class_index_targets(layout, gy.dtype, t, w, -100, "spec")
+    return NLLLossGrad(layout, targets, targets.reduction(reduction, layout))(gy)
 
 
 @dataclass(frozen=True)
@@ -75,16 +74,15 @@ def _probs(*shape):
 
 def _ce_grad(x, gy, *q, t=None, w=None, ignore_index=-100, reduction="mean", eps=0.0):
     """SoftmaxCrossEntropyGrad called directly (no forward buffer to reuse: it recomputes)."""
-    if t is None:
-        picked, w = None, class_weight(w, class_count(x.shape, "spec"), x.dtype, "spec")
-    else:
-        picked, w = pick(x.shape, x.dtype, t, w, ignore_index, "spec")
-    return SoftmaxCrossEntropyGrad(_CESetup(np, x.shape, x.dtype, reduction, eps, w, picked))(x, gy, *q)
+    call, _ = ce.describe(x, q[0] if t is None else t, weight=w, ignore_index=ignore_index, reduction=reduction,
+                          label_smoothing=eps)
+    return ce.SoftmaxCrossEntropyGrad(call)(x, gy, *q)
 
 
 def _bce_grad(x, gy, y, *, reduction="mean", w=None, pw=None):
-    cast = [None if a is None else np.asarray(a, dtype=x.dtype) for a in (w, pw)]
-    return SigmoidBCEGrad(_BCESetup(x.shape, x.dtype, reduction, *cast))(x, gy, y)
+    """SigmoidBCEGrad called directly."""
+    call, _ = bce.describe(x, y, weight=w, pos_weight=pw, reduction=reduction)
+    return bce.SigmoidBCEGrad(call)(x, gy, y)
 
 
 T2 = np.array([0, 2, 1, 2])
@@ -137,8 +135,8 @@ SPECS = [
     Spec("Sigmoid", F.sigmoid, lambda rng: (rng.standard_normal((3, 4)) * 3,)),
     Spec("NLLLoss", lambda x: F.nll_loss(x, np.array([[0, 2], [-100, 1]]), weight=np.array([0.5, 2.0, 1.5])),
          _n(2, 3, 2)),
-    Spec("NLLLossGrad", lambda gy: NLLLossGrad(_picked((4, 3), np.array([2, 0, -100, 2]), np.array([1.0, 2.0, 3.0])),
-                                               "none")(gy), _n(4)),
+    Spec("NLLLossGrad", lambda gy: _nll_grad(gy, (4, 3), np.array([2, 0, -100, 2]), np.array([1.0, 2.0, 3.0]), "none"),
+         _n(4)),
     Spec("LogSigmoid", F.log_sigmoid, lambda rng: (rng.standard_normal((3, 4)) * 3,)),
     Spec("AsType", lambda x: F.astype(F.astype(x, np.float64), x.dtype), _n(3, 4), "float64 and back"),
     Spec("SoftmaxCrossEntropy", lambda x: F.softmax_cross_entropy(x, T2), _n(4, 3), "class indices"),

@@ -1,45 +1,39 @@
-"""Binary cross entropy: fused SigmoidBCE on logits (with SigmoidBCEGrad), BinaryCrossEntropy on probabilities."""
+"""Binary cross entropy: fused SigmoidBCE on logits (with SigmoidBCEGrad) and its composite reference; BinaryCrossEntropy."""
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
-from minigrad import _numerics
-from minigrad._blocks import for_blocks
+from minigrad import numerics
 from minigrad.backend import get_array_module
-from minigrad.core import Function, _data, as_variable, log, sum
-from minigrad.functions.activations import _float_input, log_sigmoid, sigmoid
-from minigrad.functions.elementwise import astype, clip
-from minigrad.losses.checks import check_reduction
+from minigrad.blocks import for_blocks
+from minigrad.core import Function, as_array, as_variable
+from minigrad.losses.reduction import Reduction, check_reduction
+from minigrad.ops.activations import log_sigmoid, sigmoid
+from minigrad.ops.arithmetic import log
+from minigrad.ops.elementwise import astype, clip
+from minigrad.ops.reductions import sum
+from minigrad.shapes import check_float
 
 BLOCK = 1 << 16  # elements per block: the loss's five temporaries of a block fit in L2
 
 
-class _Setup:
-    """What a BCE loss and its gradient share: shape, weight and pos_weight (broadcast lazily) and the
-    reduction's scale `coef` (the loss is sum(coef * l); 'mean' divides by numel, whatever the weights)."""
+@dataclass(frozen=True)
+class BCECall:
+    """One BCE call, as the loss and its gradient read it (docs/losses.md, "sigmoid_bce"): the input's shape,
+    weight and pos_weight (arrays broadcasting to it, or None) and the reduction ('mean' divides by numel)."""
 
-    def __init__(self, shape, dtype, reduction, w, pw=None):
-        self.shape, self.reduction, self.w, self.pw = tuple(shape), reduction, w, pw
-        self.size = math.prod(self.shape)
-        self.coef = 1 / self.size if reduction == "mean" and self.size else 1.0
-
-    def scale(self, gy):
-        """k = gy * coef, the factor of each element's gradient (arrays or Variables)."""
-        return gy if self.coef == 1 else gy * self.coef
-
-    def reduce(self, total, dtype):
-        """The reduced loss from the sum of its elements."""
-        if self.reduction == "sum":
-            return total
-        with np.errstate(invalid="ignore"):  # 'mean' of nothing is NaN
-            return total / dtype.type(self.size)
+    shape: tuple
+    w: object
+    pw: object
+    reduction: Reduction
 
     def blocks(self, fn, *arrays):
         """fn(lo, hi, *blocks) over row blocks of the arrays, broadcast to the loss's shape (0-d as (1,))."""
         shape = self.shape or (1,)
         xp = get_array_module(arrays[0])
         full = [None if a is None else xp.broadcast_to(a, shape) for a in arrays]
-        row = self.size // shape[0] if shape[0] else 1
+        row = math.prod(shape[1:]) if shape[0] else 1
 
         def block(lo, hi):
             with np.errstate(over="ignore", invalid="ignore"):  # exp(-x) overflows to inf: sigmoid 0
@@ -58,16 +52,18 @@ def _total(parts, dtype):
 class SigmoidBCE(Function):
     """w [(1 - y) x - (1 + (pw - 1) y) log_sigmoid(x)]: BCE of sigmoid(x) without overflow."""
 
-    def __init__(self, setup):
-        self.setup = setup
+    keeps_output = False
+
+    def __init__(self, call):
+        self.call = call
 
     def forward(self, x, y):
-        st = self.setup
+        st = self.call
         xp = get_array_module(x)
-        out = xp.empty(st.shape or (1,), dtype=x.dtype) if st.reduction == "none" else None
+        out = xp.empty(st.shape or (1,), dtype=x.dtype) if st.reduction.keeps_positions else None
 
         def block(lo, hi, x, y, w, pw):
-            sp = _numerics.log1p_exp_neg_abs(x)  # log_sigmoid(x) = min(x, 0) - sp
+            sp = numerics.log1p_exp_neg_abs(x)  # log_sigmoid(x) = min(x, 0) - sp
             # max(x, 0) - y (x + (pw - 1) min(x, 0)) first: it is exactly 0 for y = 1, x >> 0.
             a = x * y
             if pw is not None:
@@ -86,27 +82,29 @@ class SigmoidBCE(Function):
         parts = st.blocks(block, x, y, st.w, st.pw)
         if out is not None:
             return out.reshape(st.shape)
-        return st.reduce(_total(parts, x.dtype), x.dtype)
+        return st.reduction.finish(_total(parts, x.dtype))
 
     def backward(self, gy):
-        st = self.setup
+        st = self.call
         x, y = self.inputs
         gx = SigmoidBCEGrad(st)(x, gy, y) if self.needs_input_grad[0] else None
         gt = None
         if self.needs_input_grad[1]:  # d/dy = w (-x - (pw - 1) log_sigmoid(x))
             z = x if st.pw is None else x + (st.pw - 1) * log_sigmoid(x)
-            gt = -st.scale(gy) * (z if st.w is None else z * st.w)
+            gt = -st.reduction.scale(gy) * (z if st.w is None else z * st.w)
         return gx, gt
 
 
 class SigmoidBCEGrad(Function):
     """The gradient k w [(pw y + 1 - y) sigmoid(x) - pw y] of SigmoidBCE; sigmoid(x) - y plainly."""
 
-    def __init__(self, setup):
-        self.setup = setup
+    keeps_output = False
+
+    def __init__(self, call):
+        self.call = call
 
     def forward(self, x, gy, y):
-        st = self.setup
+        st = self.call
         xp = get_array_module(x)
         gx = xp.empty(st.shape or (1,), dtype=x.dtype)
 
@@ -124,14 +122,14 @@ class SigmoidBCEGrad(Function):
             if w is not None:
                 g *= w
 
-        st.blocks(block, x, st.scale(gy), y, st.w, st.pw)
+        st.blocks(block, x, st.reduction.scale(gy), y, st.w, st.pw)
         return gx.reshape(st.shape)
 
     def backward(self, ggx):
-        st = self.setup
+        st = self.call
         x, gy, y = self.inputs
         s = sigmoid(x)
-        k = st.scale(gy)
+        k = st.reduction.scale(gy)
         u = ggx if st.w is None else ggx * st.w
         if st.pw is None:
             c, d = 1, y  # gx = k w (c s - d)
@@ -139,8 +137,7 @@ class SigmoidBCEGrad(Function):
             c, d = y * (st.pw - 1) + 1, y * st.pw
         needs = self.needs_input_grad
         gx = k * c * s * (1 - s) * u if needs[0] else None
-        h = (c * s - d) * u * st.coef
-        ggy = (h if st.reduction == "none" else sum(h)) if needs[1] else None
+        ggy = st.reduction.gy_grad((c * s - d) * u) if needs[1] else None
         gt = (-k * u if st.pw is None else k * ((st.pw - 1) * s - st.pw) * u) if needs[2] else None
         return gx, ggy, gt
 
@@ -148,23 +145,25 @@ class SigmoidBCEGrad(Function):
 class BinaryCrossEntropy(Function):
     """-w [y max(log p, -100) + (1 - y) max(log(1 - p), -100)] of probabilities p, as torch's BCELoss."""
 
-    def __init__(self, setup):
-        self.setup = setup
+    keeps_output = False
+
+    def __init__(self, call):
+        self.call = call
 
     def forward(self, p, y):
-        st = self.setup
+        st = self.call
         xp = get_array_module(p)
         with np.errstate(divide="ignore"):  # log(0) = -inf, clamped to -100
             loss = -(y * xp.maximum(xp.log(p), -100) + (1 - y) * xp.maximum(xp.log1p(-p), -100))
         if st.w is not None:
             loss = loss * st.w
         loss = loss.astype(p.dtype, copy=False)
-        return loss if st.reduction == "none" else st.reduce(loss.sum(), p.dtype)
+        return st.reduction.reduce(loss)
 
     def backward(self, gy):
-        st = self.setup
+        st = self.call
         p, y = self.inputs
-        k = st.scale(gy) if st.w is None else st.scale(gy) * st.w
+        k = st.reduction.scale(gy) if st.w is None else st.reduction.scale(gy) * st.w
         # torch's gradient: the analytic one with its denominator clamped, not that of the clamped logs
         gp = k * (p - y) / clip(p * (1 - p), 1e-12, np.inf) if self.needs_input_grad[0] else None
         gt = None
@@ -178,7 +177,7 @@ def _weight(weight, shape, dtype, name, op):
     """weight or pos_weight as an array in the input's dtype that broadcasts to shape without enlarging it."""
     if weight is None:
         return None
-    w = _data(weight)
+    w = as_array(weight)
     w = get_array_module(w).asarray(w, dtype=dtype)
     try:
         ok = np.broadcast_shapes(w.shape, shape) == tuple(shape)
@@ -192,7 +191,7 @@ def _weight(weight, shape, dtype, name, op):
 
 def _float_target(t, x, op):
     """t as a Variable of x's dtype and shape; integer and bool targets become constants."""
-    data = _data(t)
+    data = as_array(t)
     data = data if hasattr(data, "shape") else np.asarray(data)
     shape = data.shape
     if shape != x.shape:
@@ -215,6 +214,17 @@ def _in_unit_interval(a, what, op):
                          f"got {a[index]} at index {index}")
 
 
+def describe(x, t, *, weight=None, pos_weight=None, reduction="mean", op="sigmoid_bce"):
+    """Validate a BCE call on x (logits or probabilities); return its BCECall and the inputs (x, t) as Variables."""
+    x = check_float(as_variable(x), op)
+    mode = check_reduction(reduction)
+    t = _float_target(t, x, op)
+    w = _weight(weight, x.shape, x.dtype, "weight", op)
+    pw = _weight(pos_weight, x.shape, x.dtype, "pos_weight", op)
+    red = Reduction.of_count(mode, x.shape, x.shape, x.size, x.dtype, get_array_module(x.data))
+    return BCECall(x.shape, w, pw, red), (x, t)
+
+
 def sigmoid_bce(x, t, *, weight=None, pos_weight=None, reduction="mean"):
     """Binary cross entropy of logits x against targets t of the same shape, fused and exact.
 
@@ -223,15 +233,25 @@ def sigmoid_bce(x, t, *, weight=None, pos_weight=None, reduction="mean"):
     and pos_weight broadcast from the trailing dimensions (use (C, 1, 1) for channels of (N, C, H, W));
     pos_weight scales the positive term. 'mean' divides by the number of elements. Integer and bool
     targets are cast to x's dtype; float targets that are Variables get a gradient.
-    This is torch's binary_cross_entropy_with_logits.
+    This is torch's binary_cross_entropy_with_logits; docs/losses.md has the formulas.
     """
-    op = "sigmoid_bce"
-    x = _float_input(x, op)
-    reduction = check_reduction(reduction)
-    t = _float_target(t, x, op)
-    w = _weight(weight, x.shape, x.dtype, "weight", op)
-    pw = _weight(pos_weight, x.shape, x.dtype, "pos_weight", op)
-    return SigmoidBCE(_Setup(x.shape, x.dtype, reduction, w, pw))(x, t)
+    call, inputs = describe(x, t, weight=weight, pos_weight=pos_weight, reduction=reduction)
+    return SigmoidBCE(call)(*inputs)
+
+
+binary_cross_entropy_with_logits = sigmoid_bce
+
+
+def sigmoid_bce_simple(x, t, *, weight=None, pos_weight=None, reduction="mean"):
+    """sigmoid_bce as a composite graph of log_sigmoid and arithmetic: what the fused loss equals.
+
+    Per element w [(1 - t) x - (1 + (pos_weight - 1) t) log_sigmoid(x)], reduced; several temporaries
+    and a longer graph, so slower; the tests compare the two.
+    """
+    call, (x, t) = describe(x, t, weight=weight, pos_weight=pos_weight, reduction=reduction)
+    positive = 1 if call.pw is None else 1 + (call.pw - 1) * t
+    loss = (1 - t) * x - positive * log_sigmoid(x)
+    return call.reduction.reduce(loss if call.w is None else loss * call.w)
 
 
 def binary_cross_entropy(p, t, *, weight=None, reduction="mean"):
@@ -242,13 +262,7 @@ def binary_cross_entropy(p, t, *, weight=None, reduction="mean"):
     sigmoid_bce on logits: sigmoid saturates to exactly 0 or 1 in float for |x| beyond about 17 (float32).
     """
     op = "binary_cross_entropy"
-    p = _float_input(p, op)
-    reduction = check_reduction(reduction)
-    t = _float_target(t, p, op)
+    call, (p, t) = describe(p, t, weight=weight, reduction=reduction, op=op)
     _in_unit_interval(p.data, "input", op)
     _in_unit_interval(t.data, "target", op)
-    w = _weight(weight, p.shape, p.dtype, "weight", op)
-    return BinaryCrossEntropy(_Setup(p.shape, p.dtype, reduction, w))(p, t)
-
-
-binary_cross_entropy_with_logits = sigmoid_bce
+    return BinaryCrossEntropy(call)(p, t)

@@ -1,53 +1,54 @@
-"""Fused softmax cross entropy: SoftmaxCrossEntropy and its gradient SoftmaxCrossEntropyGrad."""
+"""Softmax cross entropy: fused SoftmaxCrossEntropy and its gradient SoftmaxCrossEntropyGrad, and the composite reference."""
 import numbers
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from minigrad._blocks import for_blocks
 from minigrad.backend import get_array_module
+from minigrad.blocks import for_blocks
 from minigrad.config import Config
-from minigrad.core import Function, Variable, _data, as_variable, reshape, sum
-from minigrad.functions.activations import _float_input, log_softmax, softmax
-from minigrad.functions.elementwise import astype
-from minigrad.losses.checks import check_reduction, class_count, class_weight, index_target_shape
-from minigrad.losses.nll import NLLLoss
-from minigrad.losses.targets import kept_shape, pick, reduce_positions, view_shape
+from minigrad.core import Function, as_array, as_variable
+from minigrad.losses.checks import class_weight
+from minigrad.losses.nll import NLLLoss, nll_loss
+from minigrad.losses.reduction import Reduction, check_reduction
+from minigrad.losses.targets import Layout, class_index_targets
+from minigrad.ops.activations import log_softmax, softmax
+from minigrad.ops.elementwise import astype
+from minigrad.ops.reductions import sum
+from minigrad.ops.shaping import reshape
+from minigrad.shapes import check_float
 
 BLOCK = 1 << 19  # elements per block of rows: the logits and gradient rows of a block stay in cache
 
 
-class _Setup:
-    """What a cross entropy and its gradient share: the view of the logits, targets, class weights,
-    smoothing eps and the reduction's per-position scale `coef` (the loss is sum(coef * l))."""
+@dataclass(frozen=True)
+class CrossEntropyCall:
+    """One cross entropy call, as the loss and its gradient read it (docs/losses.md, "softmax_cross_entropy").
 
-    def __init__(self, xp, x_shape, dtype, reduction, eps, w, picked=None):
-        self.x_shape = tuple(x_shape)
-        self.view = view_shape(x_shape)
-        self.kept = kept_shape(self.view)
-        self.kept_size = int(np.prod(self.kept[1:]))  # positions per row of the view
-        self.out_shape = index_target_shape(x_shape)
-        self.c = c = self.view[1]
-        self.reduction, self.eps, self.w, self.picked = reduction, eps, w, picked
-        self.w_b = None if w is None else w.reshape((1, c) + (1,) * (len(self.view) - 2))
-        self.w_sum = c if w is None else w.sum()
-        with np.errstate(divide="ignore", invalid="ignore"):
-            if picked is None:  # probability targets: 'mean' averages over positions, whatever the weights
-                self.denom = int(np.prod(self.kept))
-                self.coef = xp.asarray(1 / self.denom if reduction == "mean" and self.denom else 1, dtype=dtype)
-            else:
-                self.denom = picked.total
-                self.valid = picked.valid.astype(dtype)
-                # a_n = sum_c P[n, c] of the smoothed weighted target P = (1-eps) w[t] onehot + (eps/C) w
-                self.mass = (1 - eps) * picked.wt + ((eps / c) * self.w_sum) * self.valid
-                self.coef = self.valid / picked.total if reduction == "mean" else self.valid
-                self.coef = xp.where(picked.valid, self.coef, 0)  # 0, not NaN, where ignored
-        self.grad = None  # the forward's gradient for gy = 1, if it recorded a graph
+    layout: the view of the logits; reduction: how positions are reduced; eps: label smoothing;
+    w: class weights (C,) or None; targets: ClassTargets, or None for probability targets.
+    The smoothed weighted target is P = (1 - eps) w[t] onehot(t) + (eps / C) w (class indices) or
+    P = w ((1 - eps) q + eps / C) (probabilities); mass is a_n = sum_c P[n, c] for class indices.
+    """
 
-    def scale(self, gy):
-        """k_n = gy_n * coef_n, the factor of position n's gradient (arrays or Variables)."""
-        if self.reduction == "none":
-            gy = reshape(gy, self.kept) if isinstance(gy, Variable) else gy.reshape(self.kept)
-        return gy * self.coef
+    layout: Layout
+    reduction: Reduction
+    eps: float
+    w: object
+    targets: object
+    w_b: object = field(init=False)  # w shaped to broadcast along the class axis of the view
+    mass: object = field(init=False)
+
+    def __post_init__(self):
+        c = self.layout.c
+        w_b = None if self.w is None else self.w.reshape((1, c) + (1,) * (len(self.layout.view) - 2))
+        mass = None
+        if self.targets is not None:
+            w_sum = c if self.w is None else self.w.sum()
+            valid = self.targets.valid.astype(self.targets.wt.dtype)
+            mass = (1 - self.eps) * self.targets.wt + ((self.eps / c) * w_sum) * valid
+        object.__setattr__(self, "w_b", w_b)
+        object.__setattr__(self, "mass", mass)
 
     def class_sum(self, a):
         """sum_c w_c a[n, c] in the kept shape (arrays)."""
@@ -67,9 +68,9 @@ class _Setup:
 
     def smoothed(self, q):
         """(1 - eps) q + eps / C: the smoothed probability targets."""
-        return q if self.eps == 0 else q * (1 - self.eps) + self.eps / self.c
+        return q if self.eps == 0 else q * (1 - self.eps) + self.eps / self.layout.c
 
-    def targets(self, q, lo, hi):
+    def block_targets(self, q, lo, hi):
         """For rows lo:hi: the smoothed probability targets (None for class indices) and the mass a_n."""
         if q is None:
             return None, self.mass[lo:hi]
@@ -81,31 +82,38 @@ class _Setup:
         xp = get_array_module(e)
         e *= k * mass / s
         if qb is not None:
-            qb = qb * k
-            e -= self.weighted(qb)
+            e -= self.weighted(qb * k)
             return
-        p, t = self.picked, self.picked.t[lo:hi]
-        xp.put_along_axis(e, t, xp.take_along_axis(e, t, axis=1) - k * (1 - self.eps) * p.wt[lo:hi], axis=1)
+        tg, t = self.targets, self.targets.t[lo:hi]
+        xp.put_along_axis(e, t, xp.take_along_axis(e, t, axis=1) - k * (1 - self.eps) * tg.wt[lo:hi], axis=1)
         if self.eps:
-            e -= self.weighted(k * (self.eps / self.c))
+            e -= self.weighted(k * (self.eps / self.layout.c))
 
 
 class SoftmaxCrossEntropy(Function):
-    """-sum_c P[n, c] log_softmax(x)[n, c] per position, P the weighted (smoothed) target."""
+    """-sum_c P[n, c] log_softmax(x)[n, c] per position, reduced; P the weighted (smoothed) target.
 
-    def __init__(self, setup):
-        self.setup = setup
+    Inputs (x,) for class indices, (x, q) for probability targets. Keeps for its backward
+    `grad_buffer`: the gradient for gy = 1, which forward computes while recording a graph and
+    backward hands to its SoftmaxCrossEntropyGrad, once.
+    """
+
+    keeps_output = False
+    grad_buffer = None
+
+    def __init__(self, call):
+        self.call = call
 
     def forward(self, x, q=None):
-        st = self.setup
+        cl, lay = self.call, self.call.layout
         xp = get_array_module(x)
-        x = x.reshape(st.view)
-        q = None if q is None else q.reshape(st.view)
+        x = x.reshape(lay.view)
+        q = None if q is None else q.reshape(lay.view)
         # Recording a graph: exp(x - max) of each block becomes the gradient for gy = 1 while the block
         # is in cache, in the one logits-sized buffer that the backward scales by gy (or hands out).
         g = xp.empty_like(x) if Config.enable_backprop else None
-        loss = xp.empty(st.kept, x.dtype)
-        coef = xp.broadcast_to(st.coef, st.kept)
+        loss = xp.empty(lay.kept, x.dtype)
+        coef = xp.broadcast_to(cl.reduction.coef, lay.kept)
 
         def block(lo, hi):
             with np.errstate(invalid="ignore", divide="ignore"):  # -inf rows or +inf give NaN, as torch
@@ -113,60 +121,65 @@ class SoftmaxCrossEntropy(Function):
                 e = xp.empty_like(xb) if g is None else g[lo:hi]
                 # z = x - max <= 0: exp(z) cannot overflow, and log_softmax = z - log(s) has no cancellation.
                 xp.subtract(xb, xb.max(axis=1, keepdims=True), out=e)
-                qb, mass = st.targets(q, lo, hi)
+                qb, mass = cl.block_targets(q, lo, hi)
                 if qb is None:
-                    p = st.picked
-                    zq = (1 - st.eps) * p.wt[lo:hi] * xp.take_along_axis(e, p.t[lo:hi], axis=1)
-                    if st.eps:
-                        zq += (st.eps / st.c) * st.class_sum(e)
+                    tg = cl.targets
+                    zq = (1 - cl.eps) * tg.wt[lo:hi] * xp.take_along_axis(e, tg.t[lo:hi], axis=1)
+                    if cl.eps:
+                        zq += (cl.eps / lay.c) * cl.class_sum(e)
                 else:
-                    zq = st.class_sum(qb * e)
+                    zq = cl.class_sum(qb * e)
                 xp.exp(e, out=e)
                 s = e.sum(axis=1, keepdims=True)
                 lb = mass * xp.log(s) - zq
-                loss[lo:hi] = lb if qb is not None else xp.where(st.picked.valid[lo:hi], lb, 0)
+                loss[lo:hi] = lb if qb is not None else xp.where(cl.targets.valid[lo:hi], lb, 0)
                 if g is not None:
-                    st.to_gradient(e, s, coef[lo:hi], qb, mass, lo, hi)
+                    cl.to_gradient(e, s, coef[lo:hi], qb, mass, lo, hi)
 
-        for_blocks(block, st.view[0], st.c * st.kept_size, xp, BLOCK)
-        st.grad = g
-        return reduce_positions(loss, st.reduction, st.out_shape, st.denom)
+        for_blocks(block, lay.view[0], lay.row_size, xp, BLOCK)
+        self.grad_buffer = g
+        return cl.reduction.reduce(loss)
 
     def backward(self, gy):
-        st = self.setup
+        cl, lay = self.call, self.call.layout
         x = self.inputs[0]
-        gx = SoftmaxCrossEntropyGrad(st)(x, gy, *self.inputs[1:]) if self.needs_input_grad[0] else None
+        buffer, self.grad_buffer = self.grad_buffer, None  # handed out once: it may become x.grad
+        gx = SoftmaxCrossEntropyGrad(cl, buffer)(x, gy, *self.inputs[1:]) if self.needs_input_grad[0] else None
         if len(self.inputs) == 1:
             return gx
         gq = None
         if self.needs_input_grad[1]:  # d/dq of -sum_c w_c q_c lp_c is -(1-eps) w lp
-            gq = st.scale(gy) * (-(1 - st.eps)) * log_softmax(reshape(x, st.view), axis=1)
-            gq = reshape(st.weighted(gq), st.x_shape)
+            gq = cl.reduction.scale(gy) * (-(1 - cl.eps)) * log_softmax(reshape(x, lay.view), axis=1)
+            gq = reshape(cl.weighted(gq), lay.x_shape)
         return gx, gq
 
 
 class SoftmaxCrossEntropyGrad(Function):
-    """The gradient k_n (a_n softmax(x)[n] - P[n]) of SoftmaxCrossEntropy, k_n = gy_n * coef_n.
+    """The gradient k_n (a_n softmax(x)[n] - P[n]) of SoftmaxCrossEntropy, k_n the reduction's scale of gy.
 
-    Inputs (x, gy) for class indices, (x, gy, q) for probability targets.
+    Inputs (x, gy) for class indices, (x, gy, q) for probability targets. `buffer` is the forward's
+    gradient for gy = 1, or None (then it is computed from x).
     """
 
-    def __init__(self, setup):
-        self.setup = setup
+    keeps_output = False
+
+    def __init__(self, call, buffer=None):
+        self.call = call
+        self.buffer = buffer
 
     def forward(self, x, gy, q=None):
-        st = self.setup
+        cl, lay, red = self.call, self.call.layout, self.call.reduction
         xp = get_array_module(x)
-        x = x.reshape(st.view)
-        q = None if q is None else q.reshape(st.view)
-        g, st.grad = st.grad, None  # the forward's gradient for gy = 1, handed out once
-        if g is not None and st.reduction != "none" and gy.ndim == 0 and gy == 1:
-            return g.reshape(st.x_shape)
+        x = x.reshape(lay.view)
+        q = None if q is None else q.reshape(lay.view)
+        g, self.buffer = self.buffer, None
+        if g is not None and red.is_unit(gy):
+            return g.reshape(lay.x_shape)
         unit = g is not None
         if unit:
-            k = xp.broadcast_to(gy.reshape(st.kept) if st.reduction == "none" else gy, st.kept)
+            k = xp.broadcast_to(red.expand(gy), lay.kept)
         else:
-            g, k = xp.empty_like(x), xp.broadcast_to(st.scale(gy), st.kept)
+            g, k = xp.empty_like(x), xp.broadcast_to(red.scale(gy), lay.kept)
 
         def block(lo, hi):
             with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
@@ -176,36 +189,35 @@ class SoftmaxCrossEntropyGrad(Function):
                     return
                 xb = x[lo:hi]
                 xp.exp(xp.subtract(xb, xb.max(axis=1, keepdims=True), out=e), out=e)
-                st.to_gradient(e, e.sum(axis=1, keepdims=True), kb, *st.targets(q, lo, hi), lo, hi)
+                cl.to_gradient(e, e.sum(axis=1, keepdims=True), kb, *cl.block_targets(q, lo, hi), lo, hi)
 
-        for_blocks(block, st.view[0], st.c * st.kept_size, xp, BLOCK)
-        return g.reshape(st.x_shape)
+        for_blocks(block, lay.view[0], lay.row_size, xp, BLOCK)
+        return g.reshape(lay.x_shape)
 
     def backward(self, ggx):
-        st = self.setup
+        cl, lay, red = self.call, self.call.layout, self.call.reduction
         x, gy = self.inputs[:2]
-        u = reshape(ggx, st.view)
-        sm = softmax(reshape(x, st.view), axis=1)
+        u = reshape(ggx, lay.view)
+        sm = softmax(reshape(x, lay.view), axis=1)
         su = sum(sm * u, axis=1, keepdims=True)
-        k = st.scale(gy)
-        if st.picked is None:
-            q = st.smoothed(reshape(self.inputs[2], st.view))
-            mass, qu = st.class_sum_var(q), st.class_sum_var(q * u)
+        k = red.scale(gy)
+        if cl.targets is None:
+            q = cl.smoothed(reshape(self.inputs[2], lay.view))
+            mass, qu = cl.class_sum_var(q), cl.class_sum_var(q * u)
         else:
-            mass = st.mass
+            mass = cl.mass
             # sum_c P_c u_c = (1-eps) w[t] u[t] + (eps/C) valid sum_c w_c u_c; NLLLoss gives -w[t] u[t]
-            qu = reshape(NLLLoss(st.picked, "none")(ggx), st.kept) * (-(1 - st.eps))
-            if st.eps:
-                qu = qu + st.class_sum_var(u) * ((st.eps / st.c) * st.valid)
+            none = cl.targets.reduction("none", lay)
+            qu = reshape(NLLLoss(lay, cl.targets, none)(ggx), lay.kept) * (-(1 - cl.eps))
+            if cl.eps:
+                qu = qu + cl.class_sum_var(u) * ((cl.eps / lay.c) * none.coef)
         needs = self.needs_input_grad
-        gx = reshape(k * mass * sm * (u - su), st.x_shape) if needs[0] else None
-        h = (mass * su - qu) * st.coef  # d(gx . ggx)/d(gy), per position
-        ggy = (reshape(h, st.out_shape) if st.reduction == "none" else sum(h)) if needs[1] else None
-        if st.picked is None:
+        gx = reshape(k * mass * sm * (u - su), lay.x_shape) if needs[0] else None
+        ggy = red.gy_grad(mass * su - qu) if needs[1] else None  # d(gx . ggx)/d(gy)
+        if cl.targets is None:
             gq = None
             if needs[2]:
-                gq = k * (1 - st.eps) * (su - u)
-                gq = reshape(st.weighted(gq), st.x_shape)
+                gq = reshape(cl.weighted(k * (1 - cl.eps) * (su - u)), lay.x_shape)
             return gx, ggy, gq
         return gx, ggy
 
@@ -217,6 +229,36 @@ def _smoothing(label_smoothing):
     return float(label_smoothing)
 
 
+def describe(x, t, *, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+    """Validate a cross entropy call; return its CrossEntropyCall and the Function's inputs, (x,) or (x, q)."""
+    op = "softmax_cross_entropy"
+    x = check_float(as_variable(x), op)
+    mode = check_reduction(reduction)
+    eps = _smoothing(label_smoothing)
+    lay = Layout.of(x.shape, op)
+    if lay.c == 0:
+        raise ValueError(f"{op}: expected at least one class, got input shape {x.shape}")
+    t_data = as_array(t)
+    shape = getattr(t_data, "shape", None)
+    if shape not in (x.shape, lay.out_shape):
+        raise ValueError(f"{op}: target shape {shape} does not match input shape {x.shape}; expected "
+                         f"{lay.out_shape} for class indices or {x.shape} for class probabilities")
+    if shape != x.shape:
+        targets, w = class_index_targets(lay, x.dtype, t_data, weight, ignore_index, op)
+        return CrossEntropyCall(lay, targets.reduction(mode, lay), eps, w, targets), (x,)
+    if t_data.dtype.kind != "f":
+        raise TypeError(f"{op}: targets shaped like the input {x.shape} are class probabilities and must "
+                        f"be floating point, got {t_data.dtype}; class indices have shape {lay.out_shape}")
+    if ignore_index >= 0:
+        raise ValueError(f"{op}: ignore_index={ignore_index} is not supported for probability targets; "
+                         f"expected a negative ignore_index")
+    w = class_weight(weight, lay.c, x.dtype, op)
+    q = as_variable(t)
+    q = astype(q, x.dtype) if q.dtype != x.dtype else q
+    red = Reduction.of_count(mode, lay.out_shape, lay.kept, lay.positions, x.dtype, get_array_module(x.data))
+    return CrossEntropyCall(lay, red, eps, w, None), (x, q)
+
+
 def softmax_cross_entropy(x, t, *, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
     """Cross entropy of logits x (C,), (N, C) or (N, C, d1, ...) against targets t, fused and exact.
 
@@ -225,35 +267,31 @@ def softmax_cross_entropy(x, t, *, weight=None, ignore_index=-100, reduction="me
     ignore_index marks class-index positions that count for nothing; label_smoothing eps mixes the
     target with the uniform distribution: (1 - eps) target + eps / C. 'mean' divides by the sum of
     the targets' weights for class indices and by the number of positions for probabilities.
-    This is torch's cross_entropy; the class axis is 1 (0 for (C,) input).
+    This is torch's cross_entropy; the class axis is 1 (0 for (C,) input). docs/losses.md has the formulas.
     """
-    op = "softmax_cross_entropy"
-    x = _float_input(x, op)
-    reduction = check_reduction(reduction)
-    eps = _smoothing(label_smoothing)
-    c = class_count(x.shape, op)
-    if c == 0:
-        raise ValueError(f"{op}: expected at least one class, got input shape {x.shape}")
-    xp = get_array_module(x.data)
-    t_data = _data(t)
-    shape = getattr(t_data, "shape", None)
-    if shape not in (x.shape, index_target_shape(x.shape)):
-        raise ValueError(f"{op}: target shape {shape} does not match input shape {x.shape}; expected "
-                         f"{index_target_shape(x.shape)} for class indices or {x.shape} for class probabilities")
-    if shape == x.shape:
-        if t_data.dtype.kind != "f":
-            raise TypeError(f"{op}: targets shaped like the input {x.shape} are class probabilities and must "
-                            f"be floating point, got {t_data.dtype}; class indices have shape "
-                            f"{index_target_shape(x.shape)}")
-        if ignore_index >= 0:
-            raise ValueError(f"{op}: ignore_index={ignore_index} is not supported for probability targets; "
-                             f"expected a negative ignore_index")
-        w = class_weight(weight, c, x.dtype, op)
-        q = as_variable(t)
-        q = astype(q, x.dtype) if q.dtype != x.dtype else q
-        return SoftmaxCrossEntropy(_Setup(xp, x.shape, x.dtype, reduction, eps, w))(x, q)
-    picked, w = pick(x.shape, x.dtype, t_data, weight, ignore_index, op)
-    return SoftmaxCrossEntropy(_Setup(xp, x.shape, x.dtype, reduction, eps, w, picked))(x)
+    call, inputs = describe(x, t, weight=weight, ignore_index=ignore_index, reduction=reduction,
+                            label_smoothing=label_smoothing)
+    return SoftmaxCrossEntropy(call)(*inputs)
 
 
 cross_entropy = softmax_cross_entropy
+
+
+def softmax_cross_entropy_simple(x, t, *, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+    """softmax_cross_entropy as a composite graph of log_softmax, nll_loss and sums: what the fused loss equals.
+
+    -sum_c w_c q_c log_softmax(x)_c per position, q the (smoothed) target; for class indices that is
+    (1 - eps) nll_loss(log_softmax(x), t) + (eps / C) times the reduced -sum_c w_c log_softmax(x)_c.
+    It keeps several logits-sized arrays and is slower; the tests compare the two.
+    """
+    cl, inputs = describe(x, t, weight=weight, ignore_index=ignore_index, reduction=reduction,
+                          label_smoothing=label_smoothing)
+    lay, red = cl.layout, cl.reduction
+    lp = log_softmax(inputs[0])
+    if cl.targets is None:
+        return red.reduce(-cl.class_sum_var(cl.smoothed(reshape(inputs[1], lay.view)) * reshape(lp, lay.view)))
+    loss = nll_loss(lp, t, weight=weight, ignore_index=ignore_index, reduction=red.mode)
+    if cl.eps == 0:
+        return loss
+    smooth = -cl.class_sum_var(reshape(lp, lay.view)) * cl.targets.reduction("none", lay).coef
+    return (1 - cl.eps) * loss + (cl.eps / lay.c) * red.reduce(smooth)

@@ -1,21 +1,6 @@
-"""Validation shared by the losses: reductions, class-index targets, class weights."""
-import warnings
-
+"""Validation shared by the losses: class counts, class-index targets, class weights."""
 from minigrad.backend import get_array_module
-from minigrad.core import _data
-
-REDUCTIONS = ("none", "mean", "sum")
-
-
-def check_reduction(reduction):
-    """The reduction name; 'elementwise_mean' is accepted as 'mean' with a warning."""
-    if reduction == "elementwise_mean":
-        warnings.warn("reduction='elementwise_mean' is deprecated. Please use reduction='mean' instead.",
-                      UserWarning, stacklevel=3)
-        return "mean"
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"{reduction!r} is not a valid value for reduction; expected one of {REDUCTIONS}")
-    return reduction
+from minigrad.core import as_array
 
 
 def class_count(x_shape, op):
@@ -59,7 +44,7 @@ def class_weight(weight, c, dtype, op):
     """A (C,) weight array in the input's dtype, or None; weights are constants, never differentiated."""
     if weight is None:
         return None
-    w = _data(weight)
+    w = as_array(weight)
     if getattr(w, "shape", None) != (c,):
         shape = getattr(w, "shape", type(w).__name__)
         raise ValueError(f"{op}: weight of shape {shape} does not match {c} classes; expected ({c},)")

@@ -2,57 +2,49 @@
 import numpy as np
 
 from minigrad.backend import get_array_module
-from minigrad.core import Function, _data, as_variable
-from minigrad.losses.checks import check_reduction
-from minigrad.losses.targets import pick, reduce_positions
+from minigrad.core import Function, as_array, as_variable
+from minigrad.losses.reduction import check_reduction
+from minigrad.losses.targets import Layout, class_index_targets
 
 
 class NLLLoss(Function):
-    """-w[t] * x[t] per position; 'mean' divides by the sum of the counted targets' weights."""
+    """-w[t] * x[t] per position, reduced; layout, targets and reduction describe the call."""
 
-    def __init__(self, picked, reduction):
-        self.picked = picked
-        self.reduction = reduction
+    keeps_output = False
+
+    def __init__(self, layout, targets, reduction):
+        self.layout, self.targets, self.reduction = layout, targets, reduction
 
     def forward(self, x):
         xp = get_array_module(x)
-        p = self.picked
-        gathered = xp.take_along_axis(x.reshape(p.view), p.t, axis=1)
-        loss = xp.where(p.valid, -p.wt * gathered, 0).astype(x.dtype, copy=False)
-        return reduce_positions(loss, self.reduction, p.out_shape, p.total)
+        tg = self.targets
+        gathered = xp.take_along_axis(x.reshape(self.layout.view), tg.t, axis=1)
+        return self.reduction.reduce(xp.where(tg.valid, -tg.wt * gathered, 0).astype(x.dtype, copy=False))
 
     def backward(self, gy):
-        return NLLLossGrad(self.picked, self.reduction)(gy)
+        return NLLLossGrad(self.layout, self.targets, self.reduction)(gy)
 
 
 class NLLLossGrad(Function):
-    """The gradient of NLLLoss: -w[t] * gy scattered to the targets (a linear map of gy)."""
+    """The gradient of NLLLoss: -w[t] * k scattered to the targets, k the reduction's scale of gy (linear in gy)."""
 
-    def __init__(self, picked, reduction):
-        self.picked = picked
-        self.reduction = reduction
+    keeps_output = False
+
+    def __init__(self, layout, targets, reduction):
+        self.layout, self.targets, self.reduction = layout, targets, reduction
 
     def forward(self, gy):
-        with np.errstate(invalid="ignore", divide="ignore"):  # 'mean' with every target ignored
-            return self._scatter(gy)
-
-    def _scatter(self, gy):
         xp = get_array_module(gy)
-        p = self.picked
-        if self.reduction == "none":
-            scale = gy.reshape(p.kept)
-        elif self.reduction == "sum":
-            scale = gy
-        else:
-            scale = gy / p.total
-        coef = xp.where(p.valid, -p.wt * scale, 0).astype(gy.dtype, copy=False)
-        gx = xp.zeros(p.view, dtype=gy.dtype)
-        xp.put_along_axis(gx, p.t, coef, axis=1)
-        return gx.reshape(p.x_shape)
+        tg = self.targets
+        with np.errstate(invalid="ignore", divide="ignore"):  # 'mean' with zero total weight
+            coef = xp.where(tg.valid, -tg.wt * self.reduction.scale(gy), 0).astype(gy.dtype, copy=False)
+        gx = xp.zeros(self.layout.view, dtype=gy.dtype)
+        xp.put_along_axis(gx, tg.t, coef, axis=1)
+        return gx.reshape(self.layout.x_shape)
 
     def backward(self, ggx):
         # NLLLoss is linear in x, so the adjoint of its gradient map is NLLLoss itself.
-        return NLLLoss(self.picked, self.reduction)(ggx)
+        return NLLLoss(self.layout, self.targets, self.reduction)(ggx)
 
 
 def nll_loss(x, t, *, weight=None, ignore_index=-100, reduction="mean"):
@@ -61,10 +53,12 @@ def nll_loss(x, t, *, weight=None, ignore_index=-100, reduction="mean"):
     t holds class indices (any integer dtype) shaped like x without the class axis; positions
     equal to ignore_index count for nothing. weight (C,) rescales each class; 'mean' divides by the
     sum of the weights of the counted targets (NaN if there are none, with a zero gradient).
+    See docs/losses.md, "nll_loss".
     """
     x = as_variable(x)
     if x.dtype.kind != "f":
         raise TypeError(f"nll_loss: expected floating point log-probabilities, got dtype {x.dtype}")
-    reduction = check_reduction(reduction)
-    picked, _ = pick(x.shape, x.dtype, _data(t), weight, ignore_index, "nll_loss")
-    return NLLLoss(picked, reduction)(x)
+    mode = check_reduction(reduction)
+    layout = Layout.of(x.shape, "nll_loss")
+    targets, _ = class_index_targets(layout, x.dtype, as_array(t), weight, ignore_index, "nll_loss")
+    return NLLLoss(layout, targets, targets.reduction(mode, layout))(x)

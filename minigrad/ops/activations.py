@@ -1,26 +1,16 @@
 """Stable softmax, log_softmax, logsumexp, sigmoid and log_sigmoid as twice-differentiable Functions."""
-from minigrad import _numerics
-from minigrad.core import (
-    Function,
-    _normalize_axis,
-    _unreduce,
-    as_variable,
-    exp,
-    neg,
-    sum,
-)
+from minigrad import numerics
+from minigrad.core import Function, as_variable
+from minigrad.ops.arithmetic import neg
+from minigrad.ops.elementwise import exp
+from minigrad.ops.reductions import sum
+from minigrad.ops.shaping import unreduce
+from minigrad.shapes import check_float, normalize_axis
 
 
 def class_axis(ndim):
     """The class axis of the losses: 1 for inputs of two or more dimensions, else 0."""
     return 1 if ndim >= 2 else 0
-
-
-def _float_input(x, op):
-    x = as_variable(x)
-    if x.dtype.kind != "f":
-        raise TypeError(f"{op}: expected a floating point input, got dtype {x.dtype}")
-    return x
 
 
 class _AlongAxis(Function):
@@ -30,7 +20,7 @@ class _AlongAxis(Function):
         self.axis = axis
 
     def forward(self, x):
-        self.axes = _normalize_axis(class_axis(x.ndim) if self.axis is None else self.axis, x.ndim,
+        self.axes = normalize_axis(class_axis(x.ndim) if self.axis is None else self.axis, x.ndim,
                                     type(self).__name__.lower())
         if len(self.axes) > 1:
             raise ValueError(f"{type(self).__name__.lower()}: expected one axis, got {self.axis}")
@@ -40,7 +30,7 @@ class _AlongAxis(Function):
 
 class Softmax(_AlongAxis):
     def compute(self, x):
-        return _numerics.softmax(x, self.ax)
+        return numerics.softmax(x, self.ax)
 
     def backward(self, gy):
         y = self.outputs[0]()
@@ -49,7 +39,7 @@ class Softmax(_AlongAxis):
 
 class LogSoftmax(_AlongAxis):
     def compute(self, x):
-        return _numerics.log_softmax(x, self.ax)
+        return numerics.log_softmax(x, self.ax)
 
     def backward(self, gy):
         y = self.outputs[0]()
@@ -63,18 +53,18 @@ class LogSumExp(_AlongAxis):
 
     def compute(self, x):
         self.x_shape = x.shape
-        y = _numerics.logsumexp(x, self.ax)
+        y = numerics.logsumexp(x, self.ax)
         return y if self.keepdims else y.reshape([s for i, s in enumerate(x.shape) if i not in self.axes])
 
     def backward(self, gy):
         x = self.inputs[0]
-        y = _unreduce(self.outputs[0](), self.x_shape, self.axes, self.keepdims)
-        return _unreduce(gy, self.x_shape, self.axes, self.keepdims) * exp(x - y)
+        y = unreduce(self.outputs[0](), self.x_shape, self.axes, self.keepdims)
+        return unreduce(gy, self.x_shape, self.axes, self.keepdims) * exp(x - y)
 
 
 class Sigmoid(Function):
     def forward(self, x):
-        return _numerics.sigmoid(x)
+        return numerics.sigmoid(x)
 
     def backward(self, gy):
         y = self.outputs[0]()
@@ -85,7 +75,7 @@ class LogSigmoid(Function):
     keeps_output = False
 
     def forward(self, x):
-        return _numerics.log_sigmoid(x)
+        return numerics.log_sigmoid(x)
 
     def backward(self, gy):
         return gy * sigmoid(neg(self.inputs[0]))
@@ -93,24 +83,24 @@ class LogSigmoid(Function):
 
 def softmax(x, axis=None):
     """exp(x) / sum(exp(x)) along axis (default: 1 for 2+ dimensions, else 0), stable at any scale."""
-    return Softmax(axis)(_float_input(x, "softmax"))
+    return Softmax(axis)(check_float(as_variable(x), "softmax"))
 
 
 def log_softmax(x, axis=None):
     """x - logsumexp(x) along axis (default as softmax), exact for logits of any magnitude."""
-    return LogSoftmax(axis)(_float_input(x, "log_softmax"))
+    return LogSoftmax(axis)(check_float(as_variable(x), "log_softmax"))
 
 
 def logsumexp(x, axis=None, keepdims=False):
     """log(sum(exp(x))) along axis (default as softmax), without overflow."""
-    return LogSumExp(axis, keepdims)(_float_input(x, "logsumexp"))
+    return LogSumExp(axis, keepdims)(check_float(as_variable(x), "logsumexp"))
 
 
 def sigmoid(x):
     """1 / (1 + exp(-x)), accurate to float precision in both tails."""
-    return Sigmoid()(_float_input(x, "sigmoid"))
+    return Sigmoid()(check_float(as_variable(x), "sigmoid"))
 
 
 def log_sigmoid(x):
     """log(sigmoid(x)) = min(x, 0) - log1p(exp(-|x|)): exact for large |x| (log_sigmoid(-1e4) = -1e4)."""
-    return LogSigmoid()(_float_input(x, "log_sigmoid"))
+    return LogSigmoid()(check_float(as_variable(x), "log_sigmoid"))

@@ -1,25 +1,45 @@
-"""Reductions beyond sum: mean, max and min (gradient to the arg-max / arg-min elements)."""
+"""Reductions: sum, mean, and max and min (whose gradient goes to the arg-max / arg-min elements)."""
 from minigrad.backend import get_array_module
-from minigrad.core import (
-    Function,
-    _keepdims_shape,
-    _normalize_axis,
-    _unreduce,
-    as_variable,
-    sum,
-)
+from minigrad.core import Function, as_variable
+from minigrad.ops.shaping import unreduce
+from minigrad.shapes import keepdims_shape, normalize_axis, reduced_size
+
+
+class Sum(Function):
+    """Keeps the input's shape and the summed axes for the backward."""
+
+    keeps_output = False
+
+    def __init__(self, axis, keepdims):
+        self.axis = axis
+        self.keepdims = keepdims
+
+    def forward(self, x):
+        self.axes = normalize_axis(self.axis, x.ndim, "sum")
+        self.x_shape = x.shape
+        return x.sum(axis=self.axes, keepdims=self.keepdims)
+
+    def backward(self, gy):
+        return unreduce(gy, self.x_shape, self.axes, self.keepdims)
+
+
+def sum(x, axis=None, keepdims=False):
+    """Sum over axis (an int, a tuple, or None for all)."""
+    return Sum(axis, keepdims)(x)
 
 
 def mean(x, axis=None, keepdims=False):
     """Mean over axis (an int, a tuple, or None for all)."""
     x = as_variable(x)
-    axes = _normalize_axis(axis, x.ndim, "mean")
-    count = _size(x.shape, axes)
+    axes = normalize_axis(axis, x.ndim, "mean")
+    count = reduced_size(x.shape, axes)
     return sum(x, axes, keepdims) * (1.0 / count if count else float("nan"))
 
 
 class _Extremum(Function):
-    """max or min over axes; the whole gradient of each slice goes to its first arg-extremum."""
+    """max or min over axes; the whole gradient of each slice goes to its first arg-extremum (self.mask)."""
+
+    keeps_output = False
 
     def __init__(self, axis, keepdims):
         self.axis = axis
@@ -28,13 +48,13 @@ class _Extremum(Function):
     def forward(self, x):
         xp = get_array_module(x)
         name = type(self).__name__.lower()
-        axes = _normalize_axis(self.axis, x.ndim, name)
+        axes = normalize_axis(self.axis, x.ndim, name)
         if x.size == 0:
             raise ValueError(f"{name}: zero-size input of shape {x.shape} has no {name}imum")
         self.x_shape, self.axes = x.shape, axes
         # Move the reduced axes to the end and flatten them, so one argmax finds each slice's winner.
         kept = [a for a in range(x.ndim) if a not in axes]
-        xt = x.transpose(kept + list(axes)).reshape(-1, _size(x.shape, axes))
+        xt = x.transpose(kept + list(axes)).reshape(-1, reduced_size(x.shape, axes))
         idx = self.arg(xp, xt)
         rows = xp.arange(xt.shape[0])
         mask = xp.zeros(xt.shape, dtype=x.dtype)
@@ -43,17 +63,10 @@ class _Extremum(Function):
         inv = [perm.index(a) for a in range(x.ndim)]
         self.mask = mask.reshape([x.shape[a] for a in perm]).transpose(inv)
         y = xt[rows, idx].reshape([x.shape[a] for a in kept])
-        return y.reshape(_keepdims_shape(x.shape, axes)) if self.keepdims else y
+        return y.reshape(keepdims_shape(x.shape, axes)) if self.keepdims else y
 
     def backward(self, gy):
-        return _unreduce(gy, self.x_shape, self.axes, self.keepdims) * self.mask
-
-
-def _size(shape, axes):
-    n = 1
-    for a in axes:
-        n *= shape[a]
-    return n
+        return unreduce(gy, self.x_shape, self.axes, self.keepdims) * self.mask
 
 
 class Max(_Extremum):

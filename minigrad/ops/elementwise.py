@@ -1,17 +1,19 @@
-"""Elementwise functions: trigonometric, tanh, sqrt, square, abs, clip, relu, where, astype, dropout."""
+"""Elementwise functions: exp, trigonometric, tanh, sqrt, square, abs, clip, relu, where, astype, dropout."""
 import numpy as np
 
 from minigrad.backend import get_array_module
 from minigrad.config import Config
-from minigrad.core import (
-    Function,
-    Variable,
-    _broadcast_shapes,
-    _constant,
-    _data,
-    as_variable,
-    sum_to,
-)
+from minigrad.core import Function, Variable, as_array, as_operand, as_variable
+from minigrad.ops.shaping import sum_to
+from minigrad.shapes import broadcast_shapes
+
+
+class Exp(Function):
+    def forward(self, x):
+        return get_array_module(x).exp(x)
+
+    def backward(self, gy):
+        return gy * self.outputs[0]()
 
 
 class Sin(Function):
@@ -110,7 +112,7 @@ class Where(Function):
         self.cond = cond
 
     def forward(self, a, b):
-        shape = _broadcast_shapes("where", _broadcast_shapes("where", self.cond.shape, a.shape), b.shape)
+        shape = broadcast_shapes("where", self.cond.shape, a.shape, b.shape)
         self.shapes = (a.shape, b.shape, shape)
         return get_array_module(a).where(self.cond, a, b)
 
@@ -120,6 +122,10 @@ class Where(Function):
         ga = sum_to(where(self.cond, gy, 0.0), a_shape) if na else None
         gb = sum_to(where(self.cond, 0.0, gy), b_shape) if nb else None
         return ga, gb
+
+
+def exp(x):
+    return Exp()(x)
 
 
 def astype(x, dtype):
@@ -164,14 +170,14 @@ def clip(x, x_min, x_max):
 
 def where(cond, a, b):
     """Elementwise cond ? a : b; cond is a boolean array (or Variable, taken as a constant)."""
-    cond = _data(cond)
+    cond = as_array(cond)
     if getattr(cond, "dtype", None) is None or cond.dtype.kind != "b":
         raise TypeError(f"where: cond must be a boolean array, got {getattr(cond, 'dtype', type(cond).__name__)}")
     if isinstance(b, Variable) and not isinstance(a, Variable):
-        a = _constant(a, b)
+        a = as_operand(a, b)
     else:
         a = as_variable(a)
-        b = _constant(b, a)
+        b = as_operand(b, a)
     return Where(cond)(a, b)
 
 

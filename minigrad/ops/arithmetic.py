@@ -1,0 +1,122 @@
+"""Arithmetic: Add, Sub, Mul, Div, Pow (broadcasting, gradients summed back to each input's shape), Neg, Log."""
+import operator
+
+from minigrad.backend import get_array_module
+from minigrad.core import Function, as_variable
+from minigrad.ops.shaping import sum_to
+from minigrad.shapes import broadcast_shapes
+
+
+class _Binary(Function):
+    """Elementwise op of two broadcastable inputs; keeps their shapes only when they differ."""
+
+    keeps_output = False
+    shapes = None
+
+    def forward(self, x0, x1):
+        if x0.shape != x1.shape:
+            broadcast_shapes(type(self).__name__.lower(), x0.shape, x1.shape)
+            self.shapes = (x0.shape, x1.shape)
+        return self.op(x0, x1)
+
+    def reduce(self, gx0, gx1):
+        """The gradients summed back to the input shapes (None stays None)."""
+        if self.shapes is None:
+            return gx0, gx1
+        s0, s1 = self.shapes
+        return (None if gx0 is None else sum_to(gx0, s0)), (None if gx1 is None else sum_to(gx1, s1))
+
+
+class Add(_Binary):
+    op = staticmethod(operator.add)
+
+    def backward(self, gy):
+        return (gy, gy) if self.shapes is None else self.reduce(gy, gy)
+
+
+class Sub(_Binary):
+    op = staticmethod(operator.sub)
+
+    def backward(self, gy):
+        return self.reduce(gy, -gy if self.needs_input_grad[1] else None)
+
+
+class Mul(_Binary):
+    op = staticmethod(operator.mul)
+
+    def backward(self, gy):
+        (x0, x1), (n0, n1) = self.inputs, self.needs_input_grad
+        return self.reduce(gy * x1 if n0 else None, gy * x0 if n1 else None)
+
+
+class Div(_Binary):
+    op = staticmethod(operator.truediv)
+
+    def backward(self, gy):
+        (x0, x1), (n0, n1) = self.inputs, self.needs_input_grad
+        return self.reduce(gy / x1 if n0 else None, -gy * x0 / (x1 * x1) if n1 else None)
+
+
+class Pow(_Binary):
+    """x ** c; the gradient of c is y log(x), so the output is kept."""
+
+    op = staticmethod(operator.pow)
+    keeps_output = True
+
+    def backward(self, gy):
+        (x, c), (n0, n1) = self.inputs, self.needs_input_grad
+        return self.reduce(gy * c * x ** (c - 1) if n0 else None, gy * self.outputs[0]() * log(x) if n1 else None)
+
+
+class Neg(Function):
+    keeps_output = False
+
+    def forward(self, x):
+        return -x
+
+    def backward(self, gy):
+        return -gy
+
+
+class Log(Function):
+    keeps_output = False
+
+    def forward(self, x):
+        return get_array_module(x).log(x)
+
+    def backward(self, gy):
+        return gy / self.inputs[0]
+
+
+def add(x0, x1):
+    """x0 + x1 with numpy broadcasting."""
+    return as_variable(x0) + x1
+
+
+def sub(x0, x1):
+    """x0 - x1 with numpy broadcasting."""
+    return as_variable(x0) - x1
+
+
+def mul(x0, x1):
+    """x0 * x1 with numpy broadcasting."""
+    return as_variable(x0) * x1
+
+
+def div(x0, x1):
+    """x0 / x1 with numpy broadcasting."""
+    return as_variable(x0) / x1
+
+
+def pow(x, c):
+    """x ** c; c may be a number or a Variable (its gradient is y * log(x))."""
+    return as_variable(x) ** c
+
+
+def neg(x):
+    return Neg()(x)
+
+
+def log(x):
+    """Natural logarithm."""
+    return Log()(x)

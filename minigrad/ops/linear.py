@@ -1,0 +1,78 @@
+"""Matrix products: MatMul with numpy's matmul rules, and the affine map y = x @ W + b as one Function."""
+from minigrad.backend import get_array_module
+from minigrad.core import Function
+from minigrad.ops.shaping import reshape, sum_to, transpose
+from minigrad.shapes import broadcast_shapes
+
+
+class MatMul(Function):
+    keeps_output = False
+
+    def forward(self, x, W):
+        k0 = x.shape[-1] if x.ndim else None
+        k1 = W.shape[-2] if W.ndim >= 2 else (W.shape[0] if W.ndim else None)
+        if k0 is None or k1 is None or k0 != k1:
+            raise ValueError(f"matmul: shapes {x.shape} and {W.shape} are not aligned "
+                             f"(the last axis of the first must match the "
+                             f"{'first' if W.ndim < 2 else 'second-to-last'} axis of the second)")
+        if x.ndim > 2 or W.ndim > 2:
+            broadcast_shapes("matmul (batch axes)", x.shape[:-2], W.shape[:-2])
+        return get_array_module(x).matmul(x, W)
+
+    def backward(self, gy):
+        x, W = self.inputs
+        # Treat 1-D operands as matrices (1, k) and (k, 1), as matmul itself does.
+        x2 = reshape(x, (1, x.shape[0])) if x.ndim == 1 else x
+        W2 = reshape(W, (W.shape[0], 1)) if W.ndim == 1 else W
+        gy_shape = broadcast_shapes("matmul", x2.shape[:-2], W2.shape[:-2]) + (x2.shape[-2], W2.shape[-1])
+        gy = reshape(gy, gy_shape)
+        gx = gW = None
+        if self.needs_input_grad[0]:
+            gx = reshape(sum_to(matmul(gy, _swap_last(W2)), x2.shape), x.shape)
+        if self.needs_input_grad[1]:
+            gW = reshape(sum_to(matmul(_swap_last(x2), gy), W2.shape), W.shape)
+        return gx, gW
+
+
+def _swap_last(x):
+    axes = list(range(x.ndim))
+    axes[-1], axes[-2] = axes[-2], axes[-1]
+    return transpose(x, axes)
+
+
+class Linear(Function):
+    keeps_output = False
+
+    def forward(self, x, W, b=None):
+        if W.ndim != 2 or x.ndim == 0 or x.shape[-1] != W.shape[0]:
+            raise ValueError(f"linear: input of shape {x.shape} does not match weight of shape {W.shape}; "
+                             f"expected x (..., in_size) and W (in_size, out_size)")
+        if b is not None and b.shape != (W.shape[1],):
+            raise ValueError(f"linear: bias of shape {b.shape} does not match weight of shape {W.shape}; "
+                             f"expected ({W.shape[1]},)")
+        y = get_array_module(x).matmul(x, W)
+        if b is not None:
+            y += b
+        return y
+
+    def backward(self, gy):
+        x, W = self.inputs[:2]
+        needs = self.needs_input_grad
+        gx = matmul(gy, transpose(W)) if needs[0] else None
+        gW = gb = None
+        if needs[1]:
+            x2 = reshape(x, (-1, x.shape[-1]))
+            gW = matmul(transpose(x2), reshape(gy, (-1, gy.shape[-1])))
+        if len(self.inputs) == 3 and needs[2]:
+            gb = sum_to(gy, self.inputs[2].shape)
+        return gx, gW, gb
+
+
+def matmul(x, W):
+    """Matrix product with numpy's matmul rules (1-D operands, broadcast batch axes)."""
+    return MatMul()(x, W)
+
+
+def linear(x, W, b=None):
+    """x @ W + b for x of shape (..., in_size), W (in_size, out_size) and b (out_size,) or None."""
+    return Linear()(x, W) if b is None else Linear()(x, W, b)

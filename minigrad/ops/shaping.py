@@ -1,0 +1,167 @@
+"""Shape ops: reshape, transpose, broadcast_to and its inverse sum_to, indexing (get_item), unreduce."""
+import numpy as np
+
+from minigrad import backend
+from minigrad.core import Function, Variable, as_variable
+from minigrad.shapes import broadcast_shapes, keepdims_shape, unbroadcast
+
+
+class Reshape(Function):
+    """Keeps the input's shape for the backward."""
+
+    keeps_output = False
+
+    def __init__(self, shape):
+        self.shape = tuple(shape)
+
+    def forward(self, x):
+        self.x_shape = x.shape
+        try:
+            return x.reshape(self.shape)
+        except ValueError:
+            raise ValueError(f"reshape: cannot reshape an array of shape {x.shape} "
+                             f"(size {x.size}) into shape {self.shape}") from None
+
+    def backward(self, gy):
+        return reshape(gy, self.x_shape)
+
+
+class Transpose(Function):
+    keeps_output = False
+
+    def __init__(self, axes=None):
+        self.axes = None if axes is None else tuple(axes)
+
+    def forward(self, x):
+        if self.axes is not None and sorted(a % max(x.ndim, 1) for a in self.axes) != list(range(x.ndim)):
+            raise ValueError(f"transpose: axes {self.axes} are not a permutation of the "
+                             f"{x.ndim} axes of an input of shape {x.shape}")
+        return x.transpose(self.axes)
+
+    def backward(self, gy):
+        if self.axes is None:
+            return transpose(gy)
+        return transpose(gy, tuple(np.argsort([a % len(self.axes) for a in self.axes])))
+
+
+class BroadcastTo(Function):
+    """Keeps the input's shape for the backward."""
+
+    keeps_output = False
+
+    def __init__(self, shape):
+        self.shape = tuple(shape)
+
+    def forward(self, x):
+        self.x_shape = x.shape
+        try:
+            return backend.get_array_module(x).broadcast_to(x, self.shape)
+        except ValueError:
+            raise ValueError(f"broadcast_to: cannot broadcast shape {x.shape} to {self.shape}") from None
+
+    def backward(self, gy):
+        return sum_to(gy, self.x_shape)
+
+
+class SumTo(Function):
+    """Keeps the input's shape for the backward."""
+
+    keeps_output = False
+
+    def __init__(self, shape):
+        self.shape = tuple(shape)
+
+    def forward(self, x):
+        self.x_shape = x.shape
+        if broadcast_shapes("sum_to", x.shape, self.shape) != x.shape:
+            raise ValueError(f"sum_to: shape {x.shape} cannot be summed to {self.shape}")
+        return unbroadcast(x, self.shape)
+
+    def backward(self, gy):
+        return broadcast_to(gy, self.x_shape)
+
+
+def _index(slices):
+    """Unwrap Variables inside an index and reject float indices early."""
+    if isinstance(slices, tuple):
+        return tuple(_index(s) for s in slices)
+    if isinstance(slices, Variable):
+        slices = slices.data
+    if backend.is_array(slices) and slices.dtype.kind not in "biu":
+        raise IndexError(f"index arrays must be integer or boolean, got dtype {slices.dtype}")
+    return slices
+
+
+def _is_basic(slices):
+    """True when the index has no arrays or lists (no element can be selected twice)."""
+    items = slices if isinstance(slices, tuple) else (slices,)
+    return all(s is None or s is Ellipsis or isinstance(s, (slice, int, np.integer)) for s in items)
+
+
+class GetItem(Function):
+    """x[slices]; keeps the input's shape for the backward."""
+
+    keeps_output = False
+
+    def __init__(self, slices):
+        self.slices = _index(slices)
+
+    def forward(self, x):
+        self.x_shape = x.shape
+        return x[self.slices]
+
+    def backward(self, gy):
+        return GetItemGrad(self.slices, self.x_shape)(gy)
+
+
+class GetItemGrad(Function):
+    """Scatter gy into zeros of the input's shape, accumulating repeated indices."""
+
+    keeps_output = False
+
+    def __init__(self, slices, in_shape):
+        self.slices = slices
+        self.in_shape = in_shape
+
+    def forward(self, gy):
+        gx = backend.get_array_module(gy).zeros(self.in_shape, dtype=gy.dtype)
+        if _is_basic(self.slices):
+            gx[self.slices] = gy
+        else:
+            backend.scatter_add(gx, self.slices, gy)
+        return gx
+
+    def backward(self, ggx):
+        return get_item(ggx, self.slices)
+
+
+def reshape(x, shape):
+    """x with a new shape of the same size (x itself if it has it already)."""
+    return as_variable(x).reshape((shape,) if isinstance(shape, (int, np.integer)) else shape)
+
+
+def transpose(x, axes=None):
+    """Permute the axes (reverse them when axes is None)."""
+    return Transpose(axes)(x)
+
+
+def broadcast_to(x, shape):
+    """Broadcast x to `shape` (gradient: sum back to x's shape)."""
+    x = as_variable(x)
+    return x if x.shape == tuple(shape) else BroadcastTo(shape)(x)
+
+
+def sum_to(x, shape):
+    """Sum x down to `shape`, undoing a broadcast (gradient: broadcast back)."""
+    x = as_variable(x)
+    return x if x.shape == tuple(shape) else SumTo(shape)(x)
+
+
+def get_item(x, slices):
+    """x[slices]: basic and integer/boolean array indexing; repeated indices accumulate gradients."""
+    return GetItem(slices)(x)
+
+
+def unreduce(gy, x_shape, axes, keepdims):
+    """The gradient gy of a reduction over axes, broadcast back to the input's shape x_shape."""
+    return broadcast_to(gy if keepdims else reshape(gy, keepdims_shape(x_shape, axes)), x_shape)

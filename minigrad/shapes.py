@@ -1,0 +1,80 @@
+"""The kit for writing Functions: broadcasting, axes, reduced shapes and input checks, with minigrad's errors."""
+import numpy as np
+
+__all__ = ["broadcast_shapes", "check_float", "keepdims_shape", "normalize_axis", "reduced_size", "sum_to",
+           "unbroadcast"]
+
+
+def broadcast_shapes(op, *shapes):
+    """The shape the given shapes broadcast to; ValueError naming op and the shapes if they do not."""
+    try:
+        return np.broadcast_shapes(*shapes)
+    except ValueError:
+        listed = " and ".join(str(tuple(s)) for s in shapes)
+        raise ValueError(f"{op}: shapes {listed} cannot be broadcast together") from None
+
+
+def normalize_axis(axis, ndim, op):
+    """axis (an int, a tuple of ints, or None for all) as a tuple of non-negative axes.
+
+    A 0-d input accepts axis 0 and -1, as in torch, and gives (). ValueError naming op for an
+    axis out of range or a repeated one.
+    """
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    n = max(ndim, 1)
+    for a in axes:
+        if not -n <= a < n:
+            raise ValueError(f"{op}: axis {a} is out of range for an input with {ndim} dimensions")
+    out = tuple(int(a) % n for a in axes)
+    if len(set(out)) != len(out):
+        raise ValueError(f"{op}: repeated axis in {axis}")
+    return out if ndim else ()
+
+
+def keepdims_shape(shape, axes):
+    """shape with each axis in axes set to 1: the shape of a reduction with keepdims=True."""
+    return tuple(1 if i in axes else s for i, s in enumerate(shape))
+
+
+def reduced_size(shape, axes):
+    """The number of elements a reduction over axes combines into each output element."""
+    n = 1
+    for a in axes:
+        n *= shape[a]
+    return n
+
+
+def sum_to(x, shape):
+    """Sum the array x down to shape, the inverse of broadcasting shape to x.shape.
+
+    ValueError naming both shapes when x.shape is not a broadcast of shape.
+    """
+    shape = tuple(shape)
+    if broadcast_shapes("sum_to", x.shape, shape) != x.shape:
+        raise ValueError(f"sum_to: shape {x.shape} cannot be summed to {shape}")
+    return unbroadcast(x, shape)
+
+
+def unbroadcast(g, shape):
+    """The gradient g of a broadcast result, summed back to the operand's shape (g itself if it has it).
+
+    g may be an array or a Variable (then the sum is recorded and can be differentiated again):
+    leading axes are summed away, then the axes where shape has 1 and g does not.
+    """
+    shape = tuple(shape)
+    if g.shape == shape:
+        return g
+    lead = g.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(i + lead for i, s in enumerate(shape) if s == 1 and g.shape[i + lead] != 1)
+    if axes:
+        g = g.sum(axes, keepdims=True)
+    return g.reshape(shape) if g.shape != shape else g
+
+
+def check_float(x, op):
+    """x itself if its dtype is floating point (an array or a Variable), else TypeError naming op."""
+    if x.dtype.kind != "f":
+        raise TypeError(f"{op}: expected a floating point input, got dtype {x.dtype}")
+    return x
