@@ -1,4 +1,4 @@
-"""The op library as one namespace, re-exported from minigrad.ops and minigrad.losses: `import minigrad.functions as F`."""
+"""The op library as one namespace, re-exported from ops and losses: `import minigrad.functions as F`."""
 from minigrad.losses.bce import binary_cross_entropy, binary_cross_entropy_with_logits, sigmoid_bce, sigmoid_bce_simple
 from minigrad.losses.ce import cross_entropy, softmax_cross_entropy, softmax_cross_entropy_simple
 from minigrad.losses.nll import nll_loss

@@ -1,4 +1,4 @@
-"""softmax, log_softmax, logsumexp, sigmoid, log_sigmoid: values, extremes, axes, dtypes."""
+"""softmax, log_softmax, logsumexp, sigmoid, log_sigmoid: values, extremes, axes (docs/losses.md#conventions)."""
 import numpy as np
 import pytest
 

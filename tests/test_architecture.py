@@ -1,94 +1,194 @@
-"""Imports point one way (down the layers of DESIGN.md), and only the backend touches cupy."""
+"""The house rules of docs/design.md#layers: imports point one way, modules are small and say what they own."""
 import ast
 import pathlib
+import re
 import subprocess
 import sys
+
+import pytest
 
 import minigrad
 
 ROOT = pathlib.Path(minigrad.__file__).parent
-
-# A module may import only modules of a lower layer.
-LAYERS = {
-    "minigrad.backend": 0,
-    "minigrad.config": 0,
-    "minigrad.data": 1,
-    "minigrad._numerics": 1,
-    "minigrad._blocks": 1,
-    "minigrad.core": 1,
-    "minigrad.gradcheck": 2,
-    "minigrad.optimizers": 2,
-    "minigrad.utils": 2,
-    "minigrad.functions.activations": 2,
-    "minigrad.functions.elementwise": 2,
-    "minigrad.functions.linear": 2,
-    "minigrad.functions.reductions": 2,
-    "minigrad.losses.checks": 2,
-    "minigrad.losses.targets": 3,
-    "minigrad.losses.nll": 4,
-    "minigrad.losses.ce": 5,
-    "minigrad.losses.bce": 4,
-    "minigrad.losses": 6,
-    "minigrad.functions": 7,
-    "minigrad.specs": 8,
-    "minigrad.layers": 8,
-    "minigrad.models": 9,
-    "minigrad": 10,
-    "minigrad.__main__": 10,
-}
+REPO = ROOT.parent
 
 
 def module_name(path):
-    parts = list(path.relative_to(ROOT.parent).with_suffix("").parts)
+    parts = list(path.relative_to(REPO).with_suffix("").parts)
     if parts[-1] == "__init__":
         parts.pop()
     return ".".join(parts)
 
 
-def imports(path):
-    tree = ast.parse(path.read_text())
-    for node in ast.walk(tree):
+MODULES = {module_name(p): p for p in sorted(ROOT.rglob("*.py"))}
+TREES = {name: ast.parse(path.read_text()) for name, path in MODULES.items()}
+
+
+def imported(name):
+    """The minigrad modules that importing `name` runs: each import's target and the packages above it
+    (whose __init__ runs first), except the packages above `name` itself, which are loading already."""
+    loading = {name.rsplit(".", k)[0] for k in range(name.count(".") + 1)}
+    found = set()
+    for node in ast.walk(TREES[name]):
         if isinstance(node, ast.Import):
-            yield from (alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            # `from minigrad import backend` imports minigrad.backend: name the deepest candidate.
-            yield from (f"{node.module}.{alias.name}" for alias in node.names)
-
-
-MODULES = {module_name(p): p for p in ROOT.rglob("*.py")}
-
-
-def test_every_module_has_a_layer():
-    assert set(MODULES) == set(LAYERS)
-
-
-def test_imports_point_down():
-    bad = []
-    for name, path in MODULES.items():
-        for target in imports(path):
-            if target.split(".")[0] != "minigrad":
-                continue
-            while target not in LAYERS:
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            # `from minigrad import losses` imports minigrad.losses; `from minigrad.core import Variable` does not
+            # import minigrad.core.Variable: keep the longest prefix that is a module.
+            targets = [f"{node.module}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        for target in targets:
+            while target not in MODULES and "." in target:
                 target = target.rpartition(".")[0]
-            if LAYERS[target] >= LAYERS[name]:
-                bad.append(f"{name} imports {target}")
+            while target in MODULES and target not in loading:
+                found.add(target)
+                target = target.rpartition(".")[0]
+    return found
+
+
+GRAPH = {name: imported(name) for name in MODULES}
+
+
+def test_the_import_graph_has_no_cycle():
+    state = {}  # name -> "open" while on the current path, "done" after
+
+    def visit(name, path):
+        if state.get(name) == "open":
+            return path[path.index(name):] + [name]
+        if state.get(name) == "done":
+            return None
+        state[name] = "open"
+        for target in sorted(GRAPH[name]):
+            cycle = visit(target, path + [name])
+            if cycle:
+                return cycle
+        state[name] = "done"
+        return None
+
+    for name in MODULES:
+        cycle = visit(name, [])
+        assert cycle is None, " -> ".join(cycle)
+
+
+def test_the_cycle_check_finds_a_cycle(monkeypatch):
+    """The check above is not vacuous: a package face imported from below it is a cycle."""
+    assert "minigrad.ops.activations" in GRAPH["minigrad.losses.ce"]
+    assert "minigrad.ops" in GRAPH["minigrad.losses.ce"]  # the package's __init__ runs too
+    monkeypatch.setitem(GRAPH, "minigrad.ops", GRAPH["minigrad.ops"] | {"minigrad.losses"})
+    with pytest.raises(AssertionError, match="minigrad.ops -> minigrad.losses"):
+        test_the_import_graph_has_no_cycle()
+
+
+def test_lower_layers_do_not_import_higher_ones():
+    """The layers of docs/design.md#layers, from the bottom: nothing imports a layer above its own."""
+    layers = [{"minigrad.backend", "minigrad.config", "minigrad.shapes"},
+              {"minigrad.numerics", "minigrad.blocks", "minigrad.core"},
+              {"minigrad.gradcheck", "minigrad.ops"},
+              {"minigrad.losses"},
+              {"minigrad.functions", "minigrad.specs"},
+              {"minigrad.layers", "minigrad.models", "minigrad.optimizers", "minigrad.data", "minigrad.utils"},
+              {"minigrad", "minigrad.__main__"}]
+
+    def layer(name):
+        while True:
+            for i, members in enumerate(layers):
+                if name in members:
+                    return i
+            name = name.rpartition(".")[0]
+
+    bad = [f"{name} imports {target}" for name, targets in GRAPH.items() for target in targets
+           if layer(target) > layer(name)]
+    assert not bad, bad
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_every_module_imports_first_in_a_fresh_interpreter(name):
+    r = subprocess.run([sys.executable, "-c", f"import {name}"], capture_output=True, text=True, cwd=REPO)
+    assert r.returncode == 0, r.stderr
+
+
+def test_no_private_name_crosses_a_module_boundary():
+    bad = []
+    for name, tree in TREES.items():
+        modules = set()  # local names bound to minigrad modules
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("minigrad"):
+                bad += [f"{name}: from {node.module} import {a.name}" for a in node.names if a.name.startswith("_")]
+                modules |= {a.asname or a.name for a in node.names if f"{node.module}.{a.name}" in MODULES}
+            elif isinstance(node, ast.Import):
+                bad += [f"{name}: import {a.name}" for a in node.names
+                        if a.name.startswith("minigrad") and any(p.startswith("_") for p in a.name.split("."))]
+                modules |= {a.asname for a in node.names if a.asname and a.name in MODULES}
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in modules
+                    and node.attr.startswith("_")):
+                bad.append(f"{name}: {node.value.id}.{node.attr}")
+    assert not bad, bad
+
+
+def test_modules_stay_small():
+    sizes = {name: len(path.read_text().splitlines()) for name, path in MODULES.items()}
+    assert max(sizes.values()) <= 400, {n: s for n, s in sizes.items() if s > 400}
+
+
+def test_only_the_reduction_object_branches_on_the_reduction():
+    pattern = re.compile(r"""reduction\s*[!=]=|mode\s*[!=]=|[!=]=\s*["'](none|mean|sum)["']""")
+    bad = [f"{name}:{i}: {line.strip()}" for name, path in MODULES.items() if name != "minigrad.losses.reduction"
+           for i, line in enumerate(path.read_text().splitlines(), 1) if pattern.search(line)]
     assert not bad, bad
 
 
 def test_only_the_backend_imports_cupy():
-    users = {name for name, path in MODULES.items()
-             for target in imports(path) if target.split(".")[0] in ("cupy", "cupyx")}
+    users = set()
+    for name, tree in TREES.items():
+        for node in ast.walk(tree):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            if any(n.split(".")[0] in ("cupy", "cupyx") for n in names):
+                users.add(name)
     assert users <= {"minigrad.backend"}
 
 
-def test_every_module_has_a_docstring():
-    for name, path in MODULES.items():
-        doc = ast.get_docstring(ast.parse(path.read_text()))
+def test_every_module_has_a_one_line_docstring():
+    for name, tree in TREES.items():
+        doc = ast.get_docstring(tree)
         assert doc and "\n" not in doc.strip(), f"{name} needs a one-line module docstring"
 
 
-def test_import_has_no_optional_dependencies_or_side_effects():
+def test_import_has_no_optional_dependencies():
     code = ("import sys, minigrad, minigrad.functions; "
             "print(sorted(m for m in ('cupy', 'matplotlib', 'tqdm', 'torch') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def _slug(heading):
+    """GitHub's anchor for a Markdown heading."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+CITED = re.compile(r"docs/([\w-]+\.md)(?:#([\w-]+))?")
+SOURCES = [p for d in ("minigrad", "tests", "examples", "benchmarks") for p in sorted((REPO / d).rglob("*.py"))]
+SOURCES += [REPO / "README.md"] + sorted((REPO / "docs").glob("*.md"))
+
+
+def test_references_point_into_the_repository():
+    """Code, tests and docs cite the project's own documents, and every cited section exists."""
+    bad = []
+    for path in SOURCES:
+        text = path.read_text()
+        bad += [f"{path.name}: cites {m}" for m in re.findall(r"\b(?:DESIGN|LOSS_SPEC)\.md", text)]
+        for doc, anchor in CITED.findall(text):
+            target = REPO / "docs" / doc
+            if not target.exists():
+                bad.append(f"{path.name}: cites missing docs/{doc}")
+            elif anchor and anchor not in {_slug(h) for h in re.findall(r"^#+ (.*)$", target.read_text(), re.M)}:
+                bad.append(f"{path.name}: cites missing section docs/{doc}#{anchor}")
+    assert not bad, bad
+
+
+def test_the_losses_and_every_test_module_cite_the_docs():
+    wanted = [ROOT / "losses" / f for f in ("ce.py", "bce.py", "nll.py", "reduction.py")]
+    wanted += sorted((REPO / "tests").glob("test_*.py"))
+    assert not [p.name for p in wanted if not CITED.search(p.read_text())]

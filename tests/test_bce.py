@@ -1,4 +1,4 @@
-"""sigmoid_bce and binary_cross_entropy against float64 loop references, each other, their extremes and errors."""
+"""sigmoid_bce, binary_cross_entropy vs float64 loop references, extremes, errors (docs/losses.md#sigmoid_bce)."""
 import itertools
 import math
 import warnings
@@ -19,7 +19,7 @@ def _sigmoid(v):
 
 
 def ref_sigmoid_bce(x, y, w=None, pw=None, reduction="mean", gy=None):
-    """Loss and gradients for x and y from LOSS_SPEC.md section 5, element by element in float64."""
+    """Loss and gradients for x and y from docs/losses.md#sigmoid_bce, element by element in float64."""
     w = np.broadcast_to(1.0 if w is None else w, x.shape)
     pw = np.broadcast_to(1.0 if pw is None else pw, x.shape)
     loss, gx, gt = (np.zeros(x.shape) for _ in range(3))
@@ -32,7 +32,7 @@ def ref_sigmoid_bce(x, y, w=None, pw=None, reduction="mean", gy=None):
 
 
 def ref_bce(p, y, w=None, reduction="mean", gy=None):
-    """Loss and gradients from LOSS_SPEC.md section 4: logs clamped at -100, denominator at 1e-12."""
+    """Loss and gradients from docs/losses.md#binary_cross_entropy: logs clamped at -100, denominator at 1e-12."""
     w = np.broadcast_to(1.0 if w is None else w, p.shape)
     loss, gp, gt = (np.zeros(p.shape) for _ in range(3))
     for i in np.ndindex(p.shape):
@@ -114,7 +114,7 @@ def test_gradient_is_sigmoid_minus_target():
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_sigmoid_bce_extremes_follow_torch_and_stay_silent(dtype, blocks):
-    """LOSS_SPEC.md section 5's table: exact at +-1e4 (and 1e6), NaN only where torch has NaN."""
+    """docs/losses.md#sigmoid_bce, edge cases: exact at +-1e4 (and 1e6), NaN only where torch has NaN."""
     x = np.array([-1e6, -1e4, -100, 0, 100, 1e4, 1e6], dtype=dtype)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -148,7 +148,7 @@ def test_tiny_losses_keep_their_relative_precision(dtype):
 
 
 def test_bce_clamp_table():
-    """LOSS_SPEC.md section 4: logs clamped at -100, the gradient's denominator at 1e-12."""
+    """docs/losses.md#binary_cross_entropy: logs clamped at -100, the gradient's denominator at 1e-12."""
     p = mg.Variable(np.array([0.0, 0.0, 1.0, 1.0, 1e-30, 0.5]))
     y = np.array([0.0, 1.0, 1.0, 0.0, 1.0, 0.5])
     out = F.binary_cross_entropy(p, y, reduction="none")

@@ -1,4 +1,4 @@
-"""Every benchmark script runs on tiny sizes, so none rots (the figures themselves come from `make bench`)."""
+"""Every benchmark script runs on tiny sizes, so none rots; figures come from `make bench` (docs/design.md)."""
 import pathlib
 import subprocess
 import sys

@@ -1,4 +1,4 @@
-"""softmax_cross_entropy against a float64 loop reference, the composite graph, its extremes and its errors."""
+"""softmax_cross_entropy vs float64 loops, the composite, extremes, errors (docs/losses.md#softmax_cross_entropy)."""
 import itertools
 import math
 import warnings
@@ -29,7 +29,7 @@ def _from_positions(rows, shape):
 def ref_ce(x, t, w=None, ignore_index=-100, reduction="mean", eps=0.0, gy=None):
     """Loss, gradient for x and (probability targets) for t, one position at a time in float64.
 
-    Written from LOSS_SPEC.md section 3: per position q_c = (1 - eps) target_c + eps / C and
+    Written from docs/losses.md#softmax_cross_entropy: per position q_c = (1 - eps) target_c + eps / C and
     l = -sum_c w_c q_c lp_c; the gradient is c (S sum_c w_c q_c - w q), c the reduction's factor.
     """
     rows = _positions(x)

@@ -1,4 +1,4 @@
-"""Datasets and the DataLoader: the spiral, IDX files written here, the bundled digits, batching."""
+"""Datasets and the DataLoader: the spiral, IDX files, the bundled digits, batching (docs/design.md#layers)."""
 import gzip
 import struct
 

@@ -1,4 +1,4 @@
-"""The backward engine: seeds, accumulation, ordering, graph freeing, higher-order derivatives."""
+"""The backward engine: seeds, accumulation, order, freeing, higher orders (docs/design.md#the-function-contract)."""
 import gc
 import sys
 import weakref

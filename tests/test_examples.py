@@ -1,4 +1,4 @@
-"""Every example runs with tiny settings, so none rots."""
+"""Every example runs with tiny settings, so none rots (docs/design.md#layers)."""
 import pathlib
 import subprocess
 import sys

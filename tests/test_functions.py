@@ -1,4 +1,4 @@
-"""Forward values against numpy, shape errors, broadcasting and indexing gradients."""
+"""Forward values against numpy, shape errors, broadcasting, indexing (docs/design.md#the-function-contract)."""
 import numpy as np
 import pytest
 from hypothesis import given, settings

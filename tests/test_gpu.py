@@ -1,4 +1,4 @@
-"""The CuPy side of the backend switch (marker `gpu`, skipped without a GPU; `make test-gpu` runs only these)."""
+"""The CuPy side of the backend switch, marker `gpu`, skipped without a GPU (docs/design.md#adding-a-backend)."""
 import numpy as np
 import pytest
 

@@ -1,4 +1,4 @@
-"""The library's gradient checker catches planted bugs, and passes correct Functions."""
+"""The gradient checker catches planted bugs and passes correct Functions (docs/design.md#adding-a-function)."""
 import numpy as np
 import pytest
 

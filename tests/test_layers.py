@@ -1,4 +1,4 @@
-"""Layers, models and graph drawing: registration, lazy sizes, weights files, dropout, devices."""
+"""Layers, models, graph drawing: registration, lazy sizes, weights files, dropout (docs/design.md#layers)."""
 import numpy as np
 import pytest
 

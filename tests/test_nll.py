@@ -1,4 +1,4 @@
-"""nll_loss against a plain float64 numpy reference, its degenerate cases and its errors."""
+"""nll_loss against a plain float64 numpy reference, its degenerate cases and its errors (docs/losses.md#nll_loss)."""
 import numpy as np
 import pytest
 

@@ -1,4 +1,4 @@
-"""Optimizers and hooks against the torch.optim formulas written out in numpy, and against torch itself."""
+"""Optimizers and hooks against torch.optim's formulas in numpy, and against torch (docs/design.md#layers)."""
 import numpy as np
 import pytest
 

@@ -1,4 +1,4 @@
-"""Every registered Function has a spec row, and every row passes gradcheck and gradgradcheck."""
+"""Every registered Function has a spec row, and every row passes the checks (docs/design.md#adding-a-function)."""
 import io
 
 import numpy as np

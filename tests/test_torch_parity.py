@@ -1,4 +1,4 @@
-"""PyTorch as an oracle: values and gradients of every loss and activation on randomized configurations."""
+"""PyTorch as an oracle: values and gradients of every loss and activation on random configurations (docs/losses.md)."""
 import numpy as np
 import pytest
 

@@ -1,4 +1,4 @@
-"""Variable construction, attributes, operators and conversions."""
+"""Variable construction, attributes, operators and conversions (docs/design.md#the-function-contract)."""
 import numpy as np
 import pytest
 

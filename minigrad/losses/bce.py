@@ -1,4 +1,4 @@
-"""Binary cross entropy: fused SigmoidBCE on logits (with SigmoidBCEGrad) and its composite reference; BinaryCrossEntropy."""
+"""Binary cross entropy: fused SigmoidBCE (with SigmoidBCEGrad) and its composite reference; BinaryCrossEntropy."""
 import math
 from dataclasses import dataclass
 
@@ -12,7 +12,6 @@ from minigrad.losses.reduction import Reduction, check_reduction
 from minigrad.ops.activations import log_sigmoid, sigmoid
 from minigrad.ops.arithmetic import log
 from minigrad.ops.elementwise import astype, clip
-from minigrad.ops.reductions import sum
 from minigrad.shapes import check_float
 
 BLOCK = 1 << 16  # elements per block: the loss's five temporaries of a block fit in L2

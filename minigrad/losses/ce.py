@@ -1,4 +1,4 @@
-"""Softmax cross entropy: fused SoftmaxCrossEntropy and its gradient SoftmaxCrossEntropyGrad, and the composite reference."""
+"""Softmax cross entropy: fused SoftmaxCrossEntropy, its gradient SoftmaxCrossEntropyGrad, the composite reference."""
 import numbers
 from dataclasses import dataclass, field
 

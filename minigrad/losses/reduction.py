@@ -10,7 +10,7 @@ REDUCTIONS = ("none", "mean", "sum")
 
 
 def check_reduction(reduction):
-    """The reduction name; 'elementwise_mean' is accepted as 'mean' with a warning, anything else unknown is a ValueError."""
+    """The reduction name; 'elementwise_mean' is 'mean' with a warning, an unknown name a ValueError."""
     if reduction == "elementwise_mean":
         warnings.warn("reduction='elementwise_mean' is deprecated. Please use reduction='mean' instead.",
                       UserWarning, stacklevel=3)
@@ -29,7 +29,7 @@ class Reduction:
     The loss is sum_n coef_n l_n with coef_n = valid_n / denom for 'mean' and valid_n otherwise, so
     position n's gradient is gy_n coef_n (gy a scalar unless 'none'). Ignored positions get coef 0:
     'mean' over no counted position is NaN (0 / 0) while its gradient is 0, as in torch.
-    Build one with Reduction.of_count or Reduction.of_targets.
+    Build one with Reduction.of_count or Reduction.of_targets; docs/losses.md#reduction has the rules.
     """
 
     mode: str

@@ -1,4 +1,4 @@
-"""What NLL and cross entropy share: the view of the logits (Layout) and class-index targets gathered once (ClassTargets)."""
+"""What NLL and cross entropy share: the view of the logits (Layout) and class-index targets (ClassTargets)."""
 import math
 from dataclasses import dataclass
 

@@ -1,1 +1,1 @@
-"""The op implementations: each module holds Functions and their snake_case wrappers; minigrad.functions re-exports them."""
+"""The op implementations, a module per family of Functions; minigrad.functions re-exports them."""
