@@ -166,7 +166,7 @@ def as_variable(x):
     return v
 
 
-_SCALARS = (float, int, np.generic)
+_PY_NUMBERS = frozenset((float, int, bool))
 
 
 def as_operand(x, like):
@@ -177,10 +177,11 @@ def as_operand(x, like):
     """
     if isinstance(x, Variable):
         return x
-    dtype = like.data.dtype
-    if (isinstance(x, _SCALARS) and not isinstance(x, bool)) or (backend.is_array(x) and x.ndim == 0):
+    data = like.data
+    if type(x) in _PY_NUMBERS or isinstance(x, np.generic) or (backend.is_array(x) and x.ndim == 0):
+        dtype = data.dtype
         if dtype.kind == "f" or (isinstance(x, int) and dtype.kind in "iu"):
-            xp = np if type(like.data) is np.ndarray else backend.get_array_module(like.data)
+            xp = np if type(data) is np.ndarray else backend.get_array_module(data)
             return Variable._from_op(xp.asarray(x, dtype=dtype), None, 0)
     return as_variable(x)
 

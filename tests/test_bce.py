@@ -236,3 +236,24 @@ P = np.full((3, 4), 0.5)
 def test_errors(fn, x, t, kwargs, exc, pattern):
     with pytest.raises(exc, match=pattern):
         fn(x, t, **kwargs)
+
+
+@pytest.mark.parametrize("shape, w_shape, pw_shape", CASES, ids=[str(c[0]) for c in CASES])
+def test_fused_equals_the_simple_reference(shape, w_shape, pw_shape, blocks):
+    """sigmoid_bce_simple, the composite beside the fused loss: values, gradients for x and the target,
+    and Hessian-vector products agree with and without weights."""
+    rng = np.random.default_rng(12)
+    for weighted, positive, reduction in itertools.product([False, True], [False, True], ["none", "mean", "sum"]):
+        x, y = rng.standard_normal(shape) * 4, rng.uniform(0, 1, shape)
+        options = dict(weight=rng.uniform(0.5, 2, w_shape) if weighted else None,
+                       pos_weight=rng.uniform(0.5, 3, pw_shape) if positive else None, reduction=reduction)
+        gy, v = rng.standard_normal(() if reduction != "none" else shape), rng.standard_normal(shape)
+        results = []
+        for fn in (F.sigmoid_bce, F.sigmoid_bce_simple):
+            xv, yv = mg.Variable(x), mg.Variable(y)
+            out = fn(xv, yv, **options)
+            gx, gt = mg.grad(out, [xv, yv], gy, create_graph=True)
+            hv = mg.grad(F.sum(gx * v), [xv])[0]
+            results.append([out.data, gx.data, gt.data, hv.data])
+        for a, b in zip(*results):
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-13, err_msg=str(options))

@@ -288,3 +288,59 @@ def test_blocked_losses_work_in_a_forked_child(monkeypatch):
         os._exit(0 if float(F.softmax_cross_entropy(x, t).data) == expected else 1)
     _, status = os.waitpid(pid, 0)
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+
+
+def _first_and_second(loss_fn, x, t, rng, **options):
+    """The loss, its gradients (x, and t when it is a Variable) and a Hessian-vector product in x."""
+    xv = mg.Variable(x)
+    tv = mg.Variable(t) if t.dtype.kind == "f" else t
+    y = loss_fn(xv, tv, **options)
+    wanted = [xv] + ([tv] if isinstance(tv, mg.Variable) else [])
+    gy = rng.standard_normal(y.shape)
+    grads = mg.grad(y, wanted, gy, create_graph=True)
+    v = rng.standard_normal(x.shape)
+    hv = mg.grad(F.sum(grads[0] * v), [xv])[0]
+    return [y.data] + [g.data for g in grads] + [hv.data]
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+@pytest.mark.parametrize("probs", [False, True], ids=["indices", "probabilities"])
+def test_fused_equals_the_simple_reference(shape, probs, blocks):
+    """softmax_cross_entropy_simple, the composite beside the fused loss: values, both gradients and
+    Hessian-vector products agree for every option combination."""
+    for i, (weighted, ignore, eps, reduction) in enumerate(OPTIONS):
+        x, t, c = _case(np.random.default_rng(i), shape, probs, ignore)
+        w = np.random.default_rng(i).uniform(0.5, 2.0, c) if weighted else None
+        options = dict(weight=w, reduction=reduction, label_smoothing=eps)
+        fused = _first_and_second(F.softmax_cross_entropy, x, t, np.random.default_rng(i), **options)
+        simple = _first_and_second(F.softmax_cross_entropy_simple, x, t, np.random.default_rng(i), **options)
+        for a, b in zip(fused, simple):
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-13, err_msg=str(options))
+
+
+def test_the_forward_hands_its_gradient_buffer_to_the_backward_once():
+    """docs/design.md#the-function-contract: the buffer is declared on the Function, handed over once."""
+    x = mg.Variable(np.random.default_rng(5).standard_normal((4, 3)))
+    y = F.softmax_cross_entropy(x, np.array([0, 2, 1, 2]))
+    f = y.creator
+    buffer = f.grad_buffer
+    assert buffer is not None and buffer.shape == (4, 3)
+    y.backward()
+    assert f.grad_buffer is None and np.shares_memory(x.grad.data, buffer)  # handed out, not copied
+    first = x.grad.data.copy()
+    x.cleargrad()
+    y.backward()  # the buffer is gone: the gradient is computed again, the same
+    np.testing.assert_array_equal(x.grad.data, first)
+    with mg.no_grad():
+        assert F.softmax_cross_entropy(x, np.array([0, 2, 1, 2])).creator is None
+
+
+def test_a_call_description_is_immutable():
+    import dataclasses
+
+    from minigrad.losses import ce
+    call, _ = ce.describe(np.zeros((2, 3)), np.array([0, 1]), label_smoothing=0.1)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        call.eps = 0.2
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        call.reduction.mode = "sum"
