@@ -1,4 +1,4 @@
-"""The kit for Function writers, minigrad.shapes: results against numpy, errors (docs/design.md#the-kit-minigradshapes)."""
+"""minigrad.shapes, the kit for Function writers: results vs numpy, errors (docs/design.md#the-kit-minigradshapes)."""
 import numpy as np
 import pytest
 
