@@ -16,30 +16,28 @@ def _by_targets(mode, valid, wt):
     return Reduction.of_targets(mode, OUT, valid, wt.sum())
 
 
-def _cases(rng):
+def _cases(seed):
+    """(mode, Reduction, per-position terms, 0 where they do not count) over counts and targets."""
+    rng = np.random.default_rng(seed)
     valid = rng.random(KEPT) > 0.3
     wt = np.where(valid, rng.uniform(0.5, 2.0, KEPT), 0.0)
+    loss = rng.standard_normal(KEPT)
     for mode in ("none", "sum", "mean"):
-        yield mode, _by_count(mode), np.ones(KEPT)
-        yield mode, _by_targets(mode, valid, wt), valid
+        yield mode, _by_count(mode), loss
+        yield mode, _by_targets(mode, valid, wt), np.where(valid, loss, 0)
 
 
 @pytest.mark.parametrize("seed", range(3))
 def test_reduce_follows_the_table(seed):
-    rng = np.random.default_rng(seed)
-    loss = rng.standard_normal(KEPT)
-    for mode, red, valid in _cases(rng):
-        masked = np.where(valid, loss, 0)
+    for mode, red, masked in _cases(seed):
         want = {"none": masked.reshape(OUT), "sum": masked.sum(), "mean": masked.sum() / red.denom}[mode]
         np.testing.assert_allclose(red.reduce(masked), want, rtol=1e-14)
 
 
 @pytest.mark.parametrize("seed", range(3))
 def test_the_loss_is_sum_coef_times_the_terms_and_gy_grad_is_the_adjoint_of_scale(seed):
-    rng = np.random.default_rng(seed)
-    loss = rng.standard_normal(KEPT)
-    for mode, red, valid in _cases(rng):
-        masked = np.where(valid, loss, 0)
+    rng = np.random.default_rng(seed + 10)
+    for mode, red, masked in _cases(seed):
         gy = rng.standard_normal(OUT if mode == "none" else ())
         # d(sum gy * reduce(l))/dl = scale(gy), checked as a directional derivative
         np.testing.assert_allclose(np.sum(gy * red.reduce(masked)), np.sum(red.scale(gy) * masked), rtol=1e-12)

@@ -1,13 +1,12 @@
 """Shape ops: reshape, transpose, broadcast_to and its inverse sum_to, indexing (get_item), unreduce."""
 import numpy as np
 
-from minigrad import backend
+from minigrad import backend, shapes
 from minigrad.core import Function, Variable, as_variable
-from minigrad.shapes import broadcast_shapes, keepdims_shape, unbroadcast
 
 
-class Reshape(Function):
-    """Keeps the input's shape for the backward."""
+class _ToShape(Function):
+    """A Function to the shape given at construction; keeps the input's shape for the backward."""
 
     keeps_output = False
 
@@ -16,6 +15,11 @@ class Reshape(Function):
 
     def forward(self, x):
         self.x_shape = x.shape
+        return self.to_shape(x)
+
+
+class Reshape(_ToShape):
+    def to_shape(self, x):
         try:
             return x.reshape(self.shape)
         except ValueError:
@@ -44,16 +48,8 @@ class Transpose(Function):
         return transpose(gy, tuple(np.argsort([a % len(self.axes) for a in self.axes])))
 
 
-class BroadcastTo(Function):
-    """Keeps the input's shape for the backward."""
-
-    keeps_output = False
-
-    def __init__(self, shape):
-        self.shape = tuple(shape)
-
-    def forward(self, x):
-        self.x_shape = x.shape
+class BroadcastTo(_ToShape):
+    def to_shape(self, x):
         try:
             return backend.get_array_module(x).broadcast_to(x, self.shape)
         except ValueError:
@@ -63,19 +59,9 @@ class BroadcastTo(Function):
         return sum_to(gy, self.x_shape)
 
 
-class SumTo(Function):
-    """Keeps the input's shape for the backward."""
-
-    keeps_output = False
-
-    def __init__(self, shape):
-        self.shape = tuple(shape)
-
-    def forward(self, x):
-        self.x_shape = x.shape
-        if broadcast_shapes("sum_to", x.shape, self.shape) != x.shape:
-            raise ValueError(f"sum_to: shape {x.shape} cannot be summed to {self.shape}")
-        return unbroadcast(x, self.shape)
+class SumTo(_ToShape):
+    def to_shape(self, x):
+        return shapes.sum_to(x, self.shape)
 
     def backward(self, gy):
         return broadcast_to(gy, self.x_shape)
@@ -164,4 +150,4 @@ def get_item(x, slices):
 
 def unreduce(gy, x_shape, axes, keepdims):
     """The gradient gy of a reduction over axes, broadcast back to the input's shape x_shape."""
-    return broadcast_to(gy if keepdims else reshape(gy, keepdims_shape(x_shape, axes)), x_shape)
+    return broadcast_to(gy if keepdims else reshape(gy, shapes.keepdims_shape(x_shape, axes)), x_shape)
