@@ -8,6 +8,8 @@ import numpy as np
 
 import minigrad as mg
 import minigrad.functions as F
+from minigrad import shapes
+from minigrad.ops.shaping import unreduce
 
 
 class Swish(mg.Function):
@@ -31,6 +33,37 @@ class BuggySwish(Swish):
         return gy * F.sigmoid(x)
 
 
+class Hypot(mg.Function):
+    """sqrt(x^2 + y^2) with broadcasting: the kit checks the shapes and sums each gradient back."""
+
+    def forward(self, x, y):
+        shapes.broadcast_shapes("hypot", x.shape, y.shape)  # a ValueError naming both shapes if they do not
+        return mg.get_array_module(x).hypot(x, y)
+
+    def backward(self, gy):
+        x, y = self.inputs
+        r = self.outputs[0]()
+        return shapes.unbroadcast(gy * x / r, x.shape), shapes.unbroadcast(gy * y / r, y.shape)
+
+
+class RootMeanSquare(mg.Function):
+    """sqrt(mean(x^2)) over axis: the kit normalises the axes; unreduce broadcasts the gradient back."""
+
+    def __init__(self, axis=None, keepdims=False):
+        self.axis, self.keepdims = axis, keepdims
+
+    def forward(self, x):
+        shapes.check_float(x, "root_mean_square")  # TypeError naming the dtype
+        self.axes = shapes.normalize_axis(self.axis, x.ndim, "root_mean_square")
+        xp = mg.get_array_module(x)
+        return xp.sqrt((x * x).sum(axis=self.axes, keepdims=self.keepdims) / shapes.reduced_size(x.shape, self.axes))
+
+    def backward(self, gy):  # d/dx = x / (n * rms)
+        x, = self.inputs
+        n = shapes.reduced_size(x.shape, self.axes)
+        return unreduce(gy / self.outputs[0](), x.shape, self.axes, self.keepdims) * x / n
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=0)
@@ -42,6 +75,11 @@ def main(argv=None):
 
     print("gradcheck(swish):", mg.gradcheck(swish, (x,)))
     print("gradgradcheck(swish):", mg.gradgradcheck(swish, (x,)))
+    y = np.random.default_rng(args.seed + 1).standard_normal((4,))
+    print("gradgradcheck(hypot), broadcasting (3, 4) with (4,):",
+          mg.gradgradcheck(lambda a, b: Hypot()(a, b), (x, y)))
+    print("gradgradcheck(root_mean_square over axis 1):",
+          mg.gradgradcheck(lambda a: RootMeanSquare(axis=1)(a), (x,)))
     try:
         mg.gradcheck(lambda a: BuggySwish()(a), (x,))
     except mg.GradcheckError as e:

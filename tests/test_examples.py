@@ -74,3 +74,5 @@ def test_gradcheck_example_catches_the_planted_bug():
     r = subprocess.run([sys.executable, str(EXAMPLES / "gradcheck_custom.py")], capture_output=True, text=True,
                        timeout=120)
     assert r.returncode == 0 and "caught the bug" in r.stdout and "gradcheck(swish): True" in r.stdout
+    assert "gradgradcheck(hypot), broadcasting (3, 4) with (4,): True" in r.stdout
+    assert "gradgradcheck(root_mean_square over axis 1): True" in r.stdout
