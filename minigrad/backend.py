@@ -51,6 +51,10 @@ def get_array_module(*arrays):
         if type(x) is np.ndarray:
             host = x
             continue
+        data = getattr(x, "data", None)
+        if type(data) is np.ndarray:  # the common case: a Variable on the host
+            host = data
+            continue
         if not is_array(x):
             x = getattr(x, "data", None)  # a Variable carries its array in .data
         if isinstance(x, np.ndarray):
