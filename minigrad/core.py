@@ -221,7 +221,10 @@ class Function:
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         if cls.__module__.split(".")[0] == "minigrad" and not cls.__name__.startswith("_"):
-            Function.registry[cls.__name__] = cls
+            known = Function.registry.setdefault(cls.__name__, cls)
+            if known is not cls:  # the operators find their Functions by name: names must be unique
+                raise TypeError(f"two minigrad Functions are named {cls.__name__}: in {known.__module__} "
+                                f"and in {cls.__module__}")
 
     def __call__(self, *inputs):
         if self._called:

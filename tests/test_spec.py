@@ -85,3 +85,11 @@ def test_check_command_exit_status(tmp_path):
     r = subprocess.run([sys.executable, "-m", "minigrad", "check"], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "Function" in r.stdout and "pass" in r.stdout
+
+
+def test_registry_names_are_unique_because_the_operators_look_them_up():
+    import types
+    fake = types.ModuleType("minigrad.fake")
+    with pytest.raises(TypeError, match="two minigrad Functions are named Add"):
+        exec("import minigrad as mg\nclass Add(mg.Function):\n    pass\n", fake.__dict__)
+    assert mg.Function.registry["Add"].__module__ == "minigrad.ops.arithmetic"
