@@ -5,14 +5,18 @@ from minigrad.ops.shaping import unreduce
 from minigrad.shapes import keepdims_shape, normalize_axis, reduced_size
 
 
-class Sum(Function):
-    """Keeps the input's shape and the summed axes for the backward."""
+class _OverAxes(Function):
+    """A reduction over axis (an int, a tuple, or None for all), keeping reduced axes as 1 with keepdims."""
 
     keeps_output = False
 
     def __init__(self, axis, keepdims):
         self.axis = axis
         self.keepdims = keepdims
+
+
+class Sum(_OverAxes):
+    """Keeps the input's shape and the summed axes for the backward."""
 
     def forward(self, x):
         self.axes = normalize_axis(self.axis, x.ndim, "sum")
@@ -36,14 +40,8 @@ def mean(x, axis=None, keepdims=False):
     return sum(x, axes, keepdims) * (1.0 / count if count else float("nan"))
 
 
-class _Extremum(Function):
+class _Extremum(_OverAxes):
     """max or min over axes; the whole gradient of each slice goes to its first arg-extremum (self.mask)."""
-
-    keeps_output = False
-
-    def __init__(self, axis, keepdims):
-        self.axis = axis
-        self.keepdims = keepdims
 
     def forward(self, x):
         xp = get_array_module(x)
