@@ -70,6 +70,23 @@ def get_array_module(*arrays):
     return _cupy
 
 
+def operands(*arrays):
+    """The arrays of one op, ready for it: beside a device array, 0-d host arrays become scalars (as torch treats
+    0-d CPU tensors); host arrays of rank 1 or more beside device arrays are a TypeError naming both."""
+    if get_array_module(*arrays) is np:
+        return arrays
+    return tuple(a[()] if isinstance(a, np.ndarray) else a for a in arrays)
+
+
+def like(x, a):
+    """a on x's backend: a itself when they share one, a number or 0-d host array copied to x's device;
+    a TypeError naming both when a host array of rank 1 or more meets a device array (either way)."""
+    xp = get_array_module(x, a)
+    if xp is np or is_cupy_array(a):
+        return a
+    return xp.asarray(a)
+
+
 def as_numpy(x):
     """A numpy array with the data of x (a number, numpy or cupy array)."""
     if is_cupy_array(x):

@@ -8,6 +8,7 @@ class Config:
     enable_backprop = True
     train = True
     default_dtype = np.float64  # dtype of Python floats and float lists turned into arrays
+    check_values = True  # the losses check targets' values (one host synchronisation per check on a GPU)
 
 
 @contextlib.contextmanager
@@ -15,7 +16,7 @@ def using_config(name, value):
     """Set Config.<name> to value inside a with-block, restoring it afterwards."""
     if not hasattr(Config, name) or name.startswith("_"):
         raise AttributeError(f"unknown config option {name!r}; "
-                             f"expected one of enable_backprop, train, default_dtype")
+                             f"expected one of enable_backprop, train, default_dtype, check_values")
     old = getattr(Config, name)
     setattr(Config, name, value)
     try:

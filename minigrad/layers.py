@@ -99,7 +99,7 @@ class Linear(Layer):
     def forward(self, x):
         if self.W is None:
             self.in_size = x.shape[-1]
-            self._init_W(get_array_module(getattr(x, "data", x)))
+            self._init_W(get_array_module(x))
             if self.b is not None and get_array_module(self.b.data) is not get_array_module(self.W.data):
                 self.b.to_gpu()
         return F.linear(x, self.W, self.b)

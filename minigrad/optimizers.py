@@ -1,6 +1,8 @@
 """Optimizers (SGD, MomentumSGD, AdaGrad, Adam, AdamW) with torch.optim's formulas; hooks WeightDecay, ClipGrad."""
 import math
 
+import numpy as np
+
 from minigrad.backend import get_array_module
 
 
@@ -133,8 +135,11 @@ class ClipGrad:
         self.max_norm = max_norm
 
     def __call__(self, params):
-        total = math.sqrt(sum(float((p.grad.data ** 2).sum()) for p in params))
-        rate = self.max_norm / (total + 1e-6)
-        if rate < 1:
-            for p in params:
-                p.grad.data = p.grad.data * rate
+        if not params:
+            return
+        xp = get_array_module(params[0].grad.data)
+        # The norm in float64 and the factor min(rate, 1) stay on the device: no host synchronisation.
+        total = xp.sqrt(sum((p.grad.data.astype(np.float64) ** 2).sum() for p in params))
+        rate = xp.minimum(self.max_norm / (total + 1e-6), 1.0)
+        for p in params:
+            p.grad.data = p.grad.data * rate.astype(p.grad.data.dtype)

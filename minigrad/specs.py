@@ -4,16 +4,17 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import minigrad.functions as F
+from minigrad.backend import get_array_module
 from minigrad.losses import bce, ce
 from minigrad.losses.nll import NLLLossGrad
-from minigrad.losses.targets import Layout, class_index_targets
+from minigrad.losses.targets import class_index_targets
 from minigrad.ops.shaping import GetItemGrad
 
 
 def _nll_grad(gy, x_shape, t, w, reduction):
     """NLLLossGrad called directly on an upstream gradient gy."""
-    layout = Layout.of(x_shape, "spec")
-    targets, _ = class_index_targets(layout, gy.dtype, t, w, -100, "spec")
+    x = get_array_module(gy).zeros(x_shape, dtype=gy.dtype)
+    layout, targets, _ = class_index_targets(x, t, w, -100, "spec")
     return NLLLossGrad(layout, targets, targets.reduction(reduction, layout))(gy)
 
 
@@ -72,6 +73,11 @@ def _probs(*shape):
     return lambda rng: (rng.standard_normal(shape), rng.uniform(0.0, 1.0, shape))
 
 
+def _on(like, a):
+    """The constant a on like's backend (NumPy or CuPy), so that every row also runs on a device."""
+    return get_array_module(like).asarray(a)
+
+
 def _ce_grad(x, gy, *q, t=None, w=None, ignore_index=-100, reduction="mean", eps=0.0):
     """SoftmaxCrossEntropyGrad called directly (no forward buffer to reuse: it recomputes)."""
     call, _ = ce.describe(x, q[0] if t is None else t, weight=w, ignore_index=ignore_index, reduction=reduction,
@@ -81,6 +87,7 @@ def _ce_grad(x, gy, *q, t=None, w=None, ignore_index=-100, reduction="mean", eps
 
 def _bce_grad(x, gy, y, *, reduction="mean", w=None, pw=None):
     """SigmoidBCEGrad called directly."""
+    w, pw = (None if a is None else _on(x, a) for a in (w, pw))
     call, _ = bce.describe(x, y, weight=w, pos_weight=pw, reduction=reduction)
     return bce.SigmoidBCEGrad(call)(x, gy, y)
 
@@ -115,7 +122,7 @@ SPECS = [
     Spec("ReLU", F.relu, _away_from_zero(3, 4)),
     Spec("Clip", lambda x: F.clip(x, -0.5, 0.5),
          lambda rng: (rng.choice([-1.0, 1.0], (3, 4)) * rng.choice([0.1, 0.3, 0.8, 1.2], (3, 4)),)),
-    Spec("Where", lambda a, b: F.where(np.array([[True, False, True, True]]), a, b), _two((3, 4), (3, 1))),
+    Spec("Where", lambda a, b: F.where(_on(a, [[True, False, True, True]]), a, b), _two((3, 4), (3, 1))),
     Spec("Reshape", lambda x: F.reshape(x, (4, 3)), _n(3, 4)),
     Spec("Transpose", lambda x: F.transpose(x, (2, 0, 1)), _n(2, 3, 4)),
     Spec("BroadcastTo", lambda x: F.broadcast_to(x, (2, 3, 4)), _n(3, 1)),
@@ -124,8 +131,8 @@ SPECS = [
     Spec("MatMul", F.matmul, _two((2, 3, 4), (4, 5))),
     Spec("Linear", F.linear, lambda rng: (rng.standard_normal((3, 4)), rng.standard_normal((4, 2)),
                                           rng.standard_normal(2))),
-    Spec("GetItem", lambda x: F.get_item(x, (np.array([0, 2, 0]), slice(1, 3))), _n(3, 4)),
-    Spec("GetItemGrad", lambda gy: GetItemGrad((np.array([1, 1, 0]),), (3, 4))(gy), _n(3, 4)),
+    Spec("GetItem", lambda x: F.get_item(x, (_on(x, [0, 2, 0]), slice(1, 3))), _n(3, 4)),
+    Spec("GetItemGrad", lambda gy: GetItemGrad((_on(gy, [1, 1, 0]),), (3, 4))(gy), _n(3, 4)),
     Spec("Max", lambda x: F.max(x, axis=1), _distinct(3, 4)),
     Spec("Min", lambda x: F.min(x, axis=(0, 2), keepdims=True), _distinct(2, 3, 4)),
     Spec("mean", lambda x: F.mean(x, axis=0), _n(3, 4), note="composite: sum * (1/n)"),
@@ -133,38 +140,38 @@ SPECS = [
     Spec("LogSoftmax", lambda x: F.log_softmax(x, axis=-1), _n(2, 3, 4)),
     Spec("LogSumExp", lambda x: F.logsumexp(x, axis=0), _n(3, 4)),
     Spec("Sigmoid", F.sigmoid, lambda rng: (rng.standard_normal((3, 4)) * 3,)),
-    Spec("NLLLoss", lambda x: F.nll_loss(x, np.array([[0, 2], [-100, 1]]), weight=np.array([0.5, 2.0, 1.5])),
+    Spec("NLLLoss", lambda x: F.nll_loss(x, _on(x, [[0, 2], [-100, 1]]), weight=_on(x, [0.5, 2.0, 1.5])),
          _n(2, 3, 2)),
-    Spec("NLLLossGrad", lambda gy: _nll_grad(gy, (4, 3), np.array([2, 0, -100, 2]), np.array([1.0, 2.0, 3.0]), "none"),
+    Spec("NLLLossGrad", lambda gy: _nll_grad(gy, (4, 3), _on(gy, [2, 0, -100, 2]), _on(gy, [1.0, 2.0, 3.0]), "none"),
          _n(4)),
     Spec("LogSigmoid", F.log_sigmoid, lambda rng: (rng.standard_normal((3, 4)) * 3,)),
     Spec("AsType", lambda x: F.astype(F.astype(x, np.float64), x.dtype), _n(3, 4), "float64 and back"),
-    Spec("SoftmaxCrossEntropy", lambda x: F.softmax_cross_entropy(x, T2), _n(4, 3), "class indices"),
-    Spec("SoftmaxCrossEntropy", lambda x: F.softmax_cross_entropy(x, np.array(1), reduction="none"), _n(3),
+    Spec("SoftmaxCrossEntropy", lambda x: F.softmax_cross_entropy(x, _on(x, T2)), _n(4, 3), "class indices"),
+    Spec("SoftmaxCrossEntropy", lambda x: F.softmax_cross_entropy(x, _on(x, 1), reduction="none"), _n(3),
          "unbatched, none"),
-    Spec("SoftmaxCrossEntropy", lambda x: F.softmax_cross_entropy(x, T3, weight=W3, reduction="sum",
+    Spec("SoftmaxCrossEntropy", lambda x: F.softmax_cross_entropy(x, _on(x, T3), weight=_on(x, W3), reduction="sum",
                                                                   label_smoothing=0.2),
          _logits_and((3, 2), 3), "K-dim, weight, ignore_index, smoothing, sum"),
-    Spec("SoftmaxCrossEntropy", lambda x: F.softmax_cross_entropy(x, T2, weight=W3, label_smoothing=0.3,
+    Spec("SoftmaxCrossEntropy", lambda x: F.softmax_cross_entropy(x, _on(x, T2), weight=_on(x, W3), label_smoothing=0.3,
                                                                   reduction="none"),
          _n(4, 3), "weight, smoothing, none"),
-    Spec("SoftmaxCrossEntropy", lambda x, q: F.softmax_cross_entropy(x, q, weight=W3, label_smoothing=0.1),
+    Spec("SoftmaxCrossEntropy", lambda x, q: F.softmax_cross_entropy(x, q, weight=_on(x, W3), label_smoothing=0.1),
          _probs(4, 3), "probabilities, weight, smoothing"),
     Spec("SoftmaxCrossEntropy", lambda x, q: F.softmax_cross_entropy(x, q, reduction="none"),
          _probs(2, 3, 2, 2), "probabilities, K-dim, none"),
-    Spec("SoftmaxCrossEntropyGrad", lambda x, gy: _ce_grad(x, gy, t=T2, w=W3, eps=0.2),
+    Spec("SoftmaxCrossEntropyGrad", lambda x, gy: _ce_grad(x, gy, t=_on(x, T2), w=_on(x, W3), eps=0.2),
          lambda rng: (rng.standard_normal((4, 3)), rng.standard_normal(())), "class indices, weight, smoothing"),
-    Spec("SoftmaxCrossEntropyGrad", lambda x, gy: _ce_grad(x, gy, t=T3, reduction="none"),
+    Spec("SoftmaxCrossEntropyGrad", lambda x, gy: _ce_grad(x, gy, t=_on(x, T3), reduction="none"),
          lambda rng: (rng.standard_normal((3, 3, 2)), rng.standard_normal((3, 2))), "K-dim, ignore_index, none"),
-    Spec("SoftmaxCrossEntropyGrad", lambda x, gy, q: _ce_grad(x, gy, q, w=W3, eps=0.1, reduction="sum"),
+    Spec("SoftmaxCrossEntropyGrad", lambda x, gy, q: _ce_grad(x, gy, q, w=_on(x, W3), eps=0.1, reduction="sum"),
          lambda rng: (rng.standard_normal((4, 3)), rng.standard_normal(()), rng.uniform(0, 1, (4, 3))),
          "probabilities, weight, smoothing, sum"),
     Spec("SigmoidBCE", F.sigmoid_bce, lambda rng: (rng.standard_normal((3, 4)) * 2, rng.uniform(0, 1, (3, 4))),
          "soft targets"),
-    Spec("SigmoidBCE", lambda x, y: F.sigmoid_bce(x, y, weight=np.array([0.5, 1.0, 2.0, 1.5]),
-                                                  pos_weight=np.array([3.0, 0.5, 1.0, 2.0]), reduction="sum"),
+    Spec("SigmoidBCE", lambda x, y: F.sigmoid_bce(x, y, weight=_on(x, [0.5, 1.0, 2.0, 1.5]),
+                                                  pos_weight=_on(x, [3.0, 0.5, 1.0, 2.0]), reduction="sum"),
          lambda rng: (rng.standard_normal((3, 4)) * 2, rng.uniform(0, 1, (3, 4))), "weight, pos_weight, sum"),
-    Spec("SigmoidBCE", lambda x, y: F.sigmoid_bce(x, y, pos_weight=np.array([[[2.0]], [[0.5]]]), reduction="none"),
+    Spec("SigmoidBCE", lambda x, y: F.sigmoid_bce(x, y, pos_weight=_on(x, [[[2.0]], [[0.5]]]), reduction="none"),
          lambda rng: (rng.standard_normal((2, 2, 3, 2)) * 2, rng.uniform(0, 1, (2, 2, 3, 2))),
          "pos_weight (C, 1, 1), none"),
     Spec("SigmoidBCEGrad", lambda x, gy, y: _bce_grad(x, gy, y, w=[0.5, 1.0, 2.0, 1.5], pw=[3.0, 0.5, 1.0, 2.0]),
@@ -173,7 +180,7 @@ SPECS = [
     Spec("SigmoidBCEGrad", lambda x, gy, y: _bce_grad(x, gy, y, reduction="none"),
          lambda rng: (rng.standard_normal((3, 4)) * 2, rng.standard_normal((3, 4)), rng.uniform(0, 1, (3, 4))),
          "none"),
-    Spec("BinaryCrossEntropy", lambda p, y: F.binary_cross_entropy(p, y, weight=np.array([[2.0], [0.5], [1.0]])),
+    Spec("BinaryCrossEntropy", lambda p, y: F.binary_cross_entropy(p, y, weight=_on(p, [[2.0], [0.5], [1.0]])),
          lambda rng: (rng.uniform(0.1, 0.9, (3, 4)), rng.uniform(0, 1, (3, 4))), "weight (N, 1)"),
     Spec("BinaryCrossEntropy", lambda p, y: F.binary_cross_entropy(p, y, reduction="none"),
          lambda rng: (rng.uniform(0.1, 0.9, (5,)), rng.uniform(0, 1, (5,))), "none"),

@@ -1,8 +1,14 @@
-"""Shared fixtures: run the fused losses whole and cut into many small row blocks."""
+"""Shared fixtures: the fused losses whole and in small blocks; the CuPy the GPU tests run on (real or stand-in)."""
+import os
+import pathlib
+import sys
+
 import pytest
 
+import minigrad as mg
 import minigrad.losses.bce as bce
 import minigrad.losses.ce as ce
+from minigrad import backend
 
 
 @pytest.fixture(params=["whole", "blocked"])
@@ -12,3 +18,41 @@ def blocks(request, monkeypatch):
         monkeypatch.setattr(ce, "BLOCK", 4)
         monkeypatch.setattr(bce, "BLOCK", 4)
     return request.param
+
+
+STANDIN = pathlib.Path(__file__).parent / "standin"
+REAL_GPU = mg.gpu_available()  # a real CuPy that sees a GPU: the GPU tests run on it
+
+
+@pytest.fixture
+def cupy():
+    """The CuPy the GPU tests run on: the real one where a GPU is found, else the strict stand-in in
+    tests/standin (NumPy underneath, CuPy's rules on top, host synchronisations counted in cupy.SYNCS)."""
+    if REAL_GPU:
+        yield backend._load_cupy()
+        return
+    saved = {name: sys.modules.pop(name, None) for name in ("cupy", "cupyx")}
+    state = backend._cupy, backend._cupy_error
+    sys.path.insert(0, str(STANDIN))
+    try:
+        backend._cupy = backend._cupy_error = None
+        assert backend.gpu_available(), backend.gpu_unavailable_reason()
+        module = backend._load_cupy()
+        assert module.__version__.endswith("standin")
+        module.SYNCS.clear()
+        yield module
+    finally:
+        sys.path.remove(str(STANDIN))
+        for name, module in saved.items():
+            sys.modules.pop(name, None)
+            if module is not None:
+                sys.modules[name] = module
+        backend._cupy, backend._cupy_error = state
+
+
+def standin_env():
+    """The environment for a child process that should see the stand-in as cupy (unchanged with a real GPU)."""
+    env = dict(os.environ)
+    if not REAL_GPU:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(STANDIN), env.get("PYTHONPATH")]))
+    return env

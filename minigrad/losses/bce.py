@@ -5,9 +5,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from minigrad import numerics
-from minigrad.backend import get_array_module
+from minigrad.backend import get_array_module, like
 from minigrad.blocks import for_blocks
-from minigrad.core import Function, as_array, as_variable
+from minigrad.config import Config
+from minigrad.core import Function, Variable, as_array, as_variable
+from minigrad.losses.checks import on_input_backend
 from minigrad.losses.reduction import Reduction, check_reduction
 from minigrad.ops.activations import log_sigmoid, sigmoid
 from minigrad.ops.arithmetic import log
@@ -172,12 +174,13 @@ class BinaryCrossEntropy(Function):
         return gp, gt
 
 
-def _weight(weight, shape, dtype, name, op):
-    """weight or pos_weight as an array in the input's dtype that broadcasts to shape without enlarging it."""
+def _weight(weight, x, name, op):
+    """weight or pos_weight as an array in the input x's dtype and backend that broadcasts to x's shape without
+    enlarging it."""
     if weight is None:
         return None
-    w = as_array(weight)
-    w = get_array_module(w).asarray(w, dtype=dtype)
+    shape = x.shape
+    w = get_array_module(x).asarray(like(x, as_array(weight)), dtype=x.dtype)
     try:
         ok = np.broadcast_shapes(w.shape, shape) == tuple(shape)
     except ValueError:
@@ -189,8 +192,8 @@ def _weight(weight, shape, dtype, name, op):
 
 
 def _float_target(t, x, op):
-    """t as a Variable of x's dtype and shape; integer and bool targets become constants."""
-    data = as_array(t)
+    """t as a Variable of x's dtype, shape and backend; integer and bool targets become constants."""
+    data = on_input_backend(t, x.data, op)
     data = data if hasattr(data, "shape") else np.asarray(data)
     shape = data.shape
     if shape != x.shape:
@@ -201,11 +204,13 @@ def _float_target(t, x, op):
         return as_variable(data.astype(x.dtype))
     if kind != "f":
         raise TypeError(f"{op}: expected float, integer or bool targets, got {data.dtype}")
-    t = as_variable(t)
+    t = t if isinstance(t, Variable) else as_variable(data)
     return astype(t, x.dtype) if t.dtype != x.dtype else t
 
 
 def _in_unit_interval(a, what, op):
+    if not Config.check_values:  # the caller vouches for the values: no host synchronisation
+        return
     ok = (a >= 0) & (a <= 1)  # NaN fails both
     if not ok.all():
         index = tuple(int(i[0]) for i in get_array_module(ok).nonzero(~ok)) if a.ndim else ()
@@ -218,8 +223,8 @@ def describe(x, t, *, weight=None, pos_weight=None, reduction="mean", op="sigmoi
     x = check_float(as_variable(x), op)
     mode = check_reduction(reduction)
     t = _float_target(t, x, op)
-    w = _weight(weight, x.shape, x.dtype, "weight", op)
-    pw = _weight(pos_weight, x.shape, x.dtype, "pos_weight", op)
+    w = _weight(weight, x.data, "weight", op)
+    pw = _weight(pos_weight, x.data, "pos_weight", op)
     red = Reduction.of_count(mode, x.shape, x.shape, x.size, x.dtype, get_array_module(x.data))
     return BCECall(x.shape, w, pw, red), (x, t)
 

@@ -7,8 +7,8 @@ import numpy as np
 from minigrad.backend import get_array_module
 from minigrad.blocks import for_blocks
 from minigrad.config import Config
-from minigrad.core import Function, as_array, as_variable
-from minigrad.losses.checks import class_weight
+from minigrad.core import Function, Variable, as_array, as_variable
+from minigrad.losses.checks import class_weight, on_input_backend
 from minigrad.losses.nll import NLLLoss, nll_loss
 from minigrad.losses.reduction import Reduction, check_reduction
 from minigrad.losses.targets import Layout, class_index_targets
@@ -238,22 +238,22 @@ def describe(x, t, *, weight=None, ignore_index=-100, reduction="mean", label_sm
     lay = Layout.of(x.shape, op)
     if lay.c == 0:
         raise ValueError(f"{op}: expected at least one class, got input shape {x.shape}")
-    t_data = as_array(t)
-    shape = getattr(t_data, "shape", None)
+    shape = getattr(as_array(t), "shape", None)
     if shape not in (x.shape, lay.out_shape):
         raise ValueError(f"{op}: target shape {shape} does not match input shape {x.shape}; expected "
                          f"{lay.out_shape} for class indices or {x.shape} for class probabilities")
     if shape != x.shape:
-        targets, w = class_index_targets(lay, x.dtype, t_data, weight, ignore_index, op)
+        lay, targets, w = class_index_targets(x.data, t, weight, ignore_index, op)
         return CrossEntropyCall(lay, targets.reduction(mode, lay), eps, w, targets), (x,)
+    t_data = on_input_backend(t, x.data, op)
     if t_data.dtype.kind != "f":
         raise TypeError(f"{op}: targets shaped like the input {x.shape} are class probabilities and must "
                         f"be floating point, got {t_data.dtype}; class indices have shape {lay.out_shape}")
     if ignore_index >= 0:
         raise ValueError(f"{op}: ignore_index={ignore_index} is not supported for probability targets; "
                          f"expected a negative ignore_index")
-    w = class_weight(weight, lay.c, x.dtype, op)
-    q = as_variable(t)
+    w = class_weight(weight, lay.c, x.dtype, op, x.data)
+    q = t if isinstance(t, Variable) else as_variable(t_data)
     q = astype(q, x.dtype) if q.dtype != x.dtype else q
     red = Reduction.of_count(mode, lay.out_shape, lay.kept, lay.positions, x.dtype, get_array_module(x.data))
     return CrossEntropyCall(lay, red, eps, w, None), (x, q)

@@ -1,6 +1,7 @@
 """Validation shared by the losses: class counts, class-index targets, class weights."""
-from minigrad.backend import get_array_module
-from minigrad.core import as_array
+from minigrad.backend import get_array_module, like
+from minigrad.config import Config
+from minigrad.core import Variable, as_array
 
 
 def class_count(x_shape, op):
@@ -32,6 +33,8 @@ def class_targets(x_shape, t, ignore_index, op):
         raise ValueError(f"{op}: target shape {t.shape} does not match input shape {tuple(x_shape)}; "
                          f"expected {expected} for class indices")
     valid = t != ignore_index
+    if not Config.check_values:  # the caller vouches for the values: no host synchronisation
+        return valid
     bad = valid & ((t < 0) | (t >= c))
     if bad.any():
         value = int(t[bad].reshape(-1)[0])
@@ -40,12 +43,24 @@ def class_targets(x_shape, t, ignore_index, op):
     return valid
 
 
-def class_weight(weight, c, dtype, op):
-    """A (C,) weight array in the input's dtype, or None; weights are constants, never differentiated."""
+def class_weight(weight, c, dtype, op, x):
+    """A (C,) weight array in the input's dtype on the input x's backend, or None; weights are constants,
+    never differentiated."""
     if weight is None:
         return None
     w = as_array(weight)
     if getattr(w, "shape", None) != (c,):
         shape = getattr(w, "shape", type(w).__name__)
         raise ValueError(f"{op}: weight of shape {shape} does not match {c} classes; expected ({c},)")
-    return get_array_module(w).asarray(w, dtype=dtype)
+    return get_array_module(x).asarray(like(x, w), dtype=dtype)
+
+
+def on_input_backend(t, x, op):
+    """The data of target t on the backend of the input's array x (a number or 0-d host array is copied to
+    the device); TypeError naming both for a host array beside a device one, and for a float target
+    Variable that would lose its gradient by being copied."""
+    data = like(x, as_array(t))
+    if isinstance(t, Variable) and data is not t.data and t.requires_grad:
+        raise TypeError(f"{op}: the target Variable is on the host and the input on the device; "
+                        f"move it with to_gpu()")
+    return data

@@ -2,9 +2,9 @@
 import numpy as np
 
 from minigrad.backend import get_array_module
-from minigrad.core import Function, as_array, as_variable
+from minigrad.core import Function, as_variable
 from minigrad.losses.reduction import check_reduction
-from minigrad.losses.targets import Layout, class_index_targets
+from minigrad.losses.targets import class_index_targets
 
 
 class NLLLoss(Function):
@@ -59,6 +59,5 @@ def nll_loss(x, t, *, weight=None, ignore_index=-100, reduction="mean"):
     if x.dtype.kind != "f":
         raise TypeError(f"nll_loss: expected floating point log-probabilities, got dtype {x.dtype}")
     mode = check_reduction(reduction)
-    layout = Layout.of(x.shape, "nll_loss")
-    targets, _ = class_index_targets(layout, x.dtype, as_array(t), weight, ignore_index, "nll_loss")
+    layout, targets, _ = class_index_targets(x.data, t, weight, ignore_index, "nll_loss")
     return NLLLoss(layout, targets, targets.reduction(mode, layout))(x)

@@ -89,5 +89,6 @@ class Reduction:
         return h.reshape(self.out_shape) if self.keeps_positions else h.sum()
 
     def is_unit(self, gy):
-        """True when gy is the scalar 1 of a reduced loss: the default seed of loss.backward()."""
-        return not self.keeps_positions and gy.ndim == 0 and gy == 1
+        """True when gy is the scalar 1 of a reduced loss (the default seed of loss.backward()), on the host;
+        on a device the answer would cost a host synchronisation, so it is False there."""
+        return not self.keeps_positions and gy.ndim == 0 and type(gy) is np.ndarray and gy == 1

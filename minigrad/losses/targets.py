@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from minigrad.backend import get_array_module
-from minigrad.losses.checks import class_count, class_targets, class_weight, index_target_shape
+from minigrad.losses.checks import class_count, class_targets, class_weight, index_target_shape, on_input_backend
 from minigrad.losses.reduction import Reduction
 
 
@@ -73,8 +73,10 @@ class ClassTargets:
         return Reduction.of_targets(mode, layout.out_shape, self.valid, self.total)
 
 
-def class_index_targets(layout, dtype, t, weight, ignore_index, op):
-    """Validate class-index targets and a (C,) weight for logits of layout; return (ClassTargets, weight)."""
+def class_index_targets(x, t, weight, ignore_index, op):
+    """Validate class-index targets and a (C,) weight for logits x (an array); return (layout, ClassTargets, weight)."""
+    layout, dtype = Layout.of(x.shape, op), x.dtype
+    t = on_input_backend(t, x, op)
     valid = class_targets(layout.x_shape, t, ignore_index, op)
-    w = class_weight(weight, class_count(layout.x_shape, op), dtype, op)
-    return ClassTargets.of(layout, t, valid, w, dtype), w
+    w = class_weight(weight, class_count(layout.x_shape, op), dtype, op, x)
+    return layout, ClassTargets.of(layout, t, valid, w, dtype), w

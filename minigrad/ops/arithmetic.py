@@ -1,7 +1,7 @@
 """Arithmetic: Add, Sub, Mul, Div, Pow (broadcasting, gradients summed back to each input's shape), Neg, Log."""
 import operator
 
-from minigrad.backend import get_array_module
+from minigrad.backend import get_array_module, operands
 from minigrad.core import Function, as_variable
 from minigrad.ops.shaping import sum_to
 from minigrad.shapes import broadcast_shapes
@@ -14,6 +14,8 @@ class _Binary(Function):
     shapes = None
 
     def forward(self, x0, x1):
+        if type(x0) is not type(x1):  # a host and a device array: only a 0-d host one may join the device
+            x0, x1 = operands(x0, x1)
         if x0.shape != x1.shape:
             broadcast_shapes(type(self).__name__.lower(), x0.shape, x1.shape)
             self.shapes = (x0.shape, x1.shape)

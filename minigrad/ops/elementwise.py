@@ -1,7 +1,7 @@
 """Elementwise functions: exp, trigonometric, tanh, sqrt, square, abs, clip, relu, where, astype, dropout."""
 import numpy as np
 
-from minigrad.backend import get_array_module
+from minigrad.backend import get_array_module, operands
 from minigrad.config import Config
 from minigrad.core import Function, Variable, as_array, as_operand, as_variable
 from minigrad.ops.shaping import sum_to
@@ -112,6 +112,7 @@ class Where(Function):
         self.cond = cond
 
     def forward(self, a, b):
+        self.cond, a, b = operands(self.cond, a, b)
         shape = broadcast_shapes("where", self.cond.shape, a.shape, b.shape)
         self.shapes = (a.shape, b.shape, shape)
         return get_array_module(a).where(self.cond, a, b)

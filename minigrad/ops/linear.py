@@ -17,7 +17,7 @@ class MatMul(Function):
                              f"{'first' if W.ndim < 2 else 'second-to-last'} axis of the second)")
         if x.ndim > 2 or W.ndim > 2:
             broadcast_shapes("matmul (batch axes)", x.shape[:-2], W.shape[:-2])
-        return get_array_module(x).matmul(x, W)
+        return get_array_module(x, W).matmul(x, W)
 
     def backward(self, gy):
         x, W = self.inputs
@@ -50,7 +50,7 @@ class Linear(Function):
         if b is not None and b.shape != (W.shape[1],):
             raise ValueError(f"linear: bias of shape {b.shape} does not match weight of shape {W.shape}; "
                              f"expected ({W.shape[1]},)")
-        y = get_array_module(x).matmul(x, W)
+        y = get_array_module(x, W, b).matmul(x, W)
         if b is not None:
             y += b
         return y
