@@ -7,7 +7,8 @@ The rules it enforces, from CuPy's documentation and source:
   are rejected as operands of CuPy's ufuncs and operators. Python and NumPy scalars are accepted.
 - Reductions and integer indexing return 0-d arrays, never scalars; `a.data` is a memory pointer, not the array.
 - Integer array indices wrap around (CuPy does not check bounds on the device).
-- Host synchronisations (`float`, `int`, `bool`, `item`, `tolist`, `get`, `asnumpy`) are counted in `SYNCS`.
+- Host synchronisations (`float`, `int`, `bool`, `item`, `tolist`, `get`, `asnumpy`) are counted in `SYNCS`,
+  and operations that would launch a kernel (arithmetic, ufuncs, reductions, copies, indexing) in `LAUNCHES`.
 """
 import builtins
 import collections
@@ -17,6 +18,7 @@ import operator
 import numpy
 
 SYNCS = collections.Counter()  # kind -> number of host synchronisations since the last reset
+LAUNCHES = collections.Counter()  # operation -> number of device operations (kernel launches) since the last reset
 
 
 class MemoryPointer:
@@ -163,9 +165,13 @@ class ndarray:
 
     # -- indexing
     def __getitem__(self, key):
-        return _wrap(self._a[_index(key, self._a.shape)])
+        y = self._a[_index(key, self._a.shape)]
+        if not isinstance(y, numpy.ndarray) or y.base is None:  # a view launches nothing
+            LAUNCHES["getitem"] += 1
+        return _wrap(y)
 
     def __setitem__(self, key, value):
+        LAUNCHES["setitem"] += 1
         self._a[_index(key, self._a.shape)] = _unwrap(value)
 
     # -- methods
@@ -176,9 +182,12 @@ class ndarray:
         return _wrap(self._a.transpose(*axes))
 
     def astype(self, dtype, copy=True, **kwargs):
-        return _wrap(self._a.astype(dtype, copy=copy))
+        y = self._a.astype(dtype, copy=copy)
+        LAUNCHES["astype"] += y is not self._a
+        return _wrap(y)
 
     def copy(self, order="C"):
+        LAUNCHES["copy"] += 1
         return _wrap(self._a.copy(order=order))
 
     def ravel(self):
@@ -208,6 +217,7 @@ def _call(fn, args, kwargs):
         kwargs["out"] = tuple(o._a for o in out)
     elif out is not None:
         raise TypeError(f"out must be a cupy.ndarray, got {type(out)}")
+    LAUNCHES[getattr(fn, "__name__", "call")] += 1
     y = fn(*args, **kwargs)
     if out is not None:
         return out
@@ -226,12 +236,14 @@ def _binary(op, reflected=False):
                 raise TypeError(f"Unsupported type {type(other)}")
             return NotImplemented
         a, b = self._a, _unwrap(other)
+        LAUNCHES[op.__name__] += 1
         return _wrap(op(b, a) if reflected else op(a, b))
     return method
 
 
 def _inplace(op):
     def method(self, other):
+        LAUNCHES[op.__name__] += 1
         op(self._a, _unwrap(other))
         return self
     return method
@@ -275,11 +287,17 @@ def get_array_module(*args):
 
 
 def _creation(fn):
-    return lambda *args, **kwargs: _wrap(fn(*args, **kwargs))
+    def create(*args, **kwargs):
+        LAUNCHES[fn.__name__] += fn is not numpy.empty
+        return _wrap(fn(*args, **kwargs))
+    return create
 
 
 def _like(fn):
-    return lambda a, *args, **kwargs: _wrap(fn(_unwrap(a), *args, **kwargs))
+    def create(a, *args, **kwargs):
+        LAUNCHES[fn.__name__] += fn is not numpy.empty_like
+        return _wrap(fn(_unwrap(a), *args, **kwargs))
+    return create
 
 
 empty, zeros, ones, full, arange, eye, linspace = map(_creation, (numpy.empty, numpy.zeros, numpy.ones, numpy.full,
@@ -313,10 +331,12 @@ for _name in _FUNCTIONS:
 
 
 def put_along_axis(arr, indices, values, axis):
+    LAUNCHES["put_along_axis"] += 1
     numpy.put_along_axis(arr._a, _unwrap(indices) % arr.shape[axis], _unwrap(values), axis)
 
 
 def take_along_axis(arr, indices, axis):  # indices wrap around: CuPy does not check them
+    LAUNCHES["take_along_axis"] += 1
     return _wrap(numpy.take_along_axis(arr._a, _unwrap(indices) % arr.shape[axis], axis))
 
 
