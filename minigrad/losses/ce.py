@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from minigrad import cuda
 from minigrad.backend import get_array_module
 from minigrad.blocks import for_blocks
 from minigrad.config import Config
@@ -19,6 +20,11 @@ from minigrad.ops.shaping import reshape
 from minigrad.shapes import check_float
 
 BLOCK = 1 << 19  # elements per block of rows: the logits and gradient rows of a block stay in cache
+
+
+def _fused_on_device(xp):
+    """True for CuPy arrays when the fused kernels are on (Config.cuda_kernels) and can run."""
+    return xp is not np and Config.cuda_kernels and cuda.usable()
 
 
 @dataclass(frozen=True)
@@ -93,13 +99,15 @@ class CrossEntropyCall:
 class SoftmaxCrossEntropy(Function):
     """-sum_c P[n, c] log_softmax(x)[n, c] per position, reduced; P the weighted (smoothed) target.
 
-    Inputs (x,) for class indices, (x, q) for probability targets. Keeps for its backward
-    `grad_buffer`: the gradient for gy = 1, which forward computes while recording a graph and
-    backward hands to its SoftmaxCrossEntropyGrad, once.
+    Inputs (x,) for class indices, (x, q) for probability targets. Keeps for its backward, on the host,
+    `grad_buffer`: the gradient for gy = 1, which forward computes while recording a graph and backward
+    hands to its SoftmaxCrossEntropyGrad, once; on a GPU, `lse`: the logsumexp of each position, which
+    the gradient kernel reads instead of recomputing it.
     """
 
     keeps_output = False
     grad_buffer = None
+    lse = None
 
     def __init__(self, call):
         self.call = call
@@ -109,6 +117,10 @@ class SoftmaxCrossEntropy(Function):
         xp = get_array_module(x)
         x = x.reshape(lay.view)
         q = None if q is None else q.reshape(lay.view)
+        if _fused_on_device(xp):  # one kernel; the backward's kernel reads the logsumexp kept here
+            from minigrad.cuda.ce import cross_entropy
+            loss, self.lse = cross_entropy(x, q, cl.targets, cl.w, cl.eps, cl.mass)
+            return cl.reduction.reduce(loss)
         # Recording a graph: exp(x - max) of each block becomes the gradient for gy = 1 while the block
         # is in cache, in the one logits-sized buffer that the backward scales by gy (or hands out).
         g = xp.empty_like(x) if Config.enable_backprop else None
@@ -144,7 +156,7 @@ class SoftmaxCrossEntropy(Function):
         cl, lay = self.call, self.call.layout
         x = self.inputs[0]
         buffer, self.grad_buffer = self.grad_buffer, None  # handed out once: it may become x.grad
-        gx = SoftmaxCrossEntropyGrad(cl, buffer)(x, gy, *self.inputs[1:]) if self.needs_input_grad[0] else None
+        gx = SoftmaxCrossEntropyGrad(cl, buffer, self.lse)(x, gy, *self.inputs[1:]) if self.needs_input_grad[0] else None
         if len(self.inputs) == 1:
             return gx
         gq = None
@@ -158,20 +170,25 @@ class SoftmaxCrossEntropyGrad(Function):
     """The gradient k_n (a_n softmax(x)[n] - P[n]) of SoftmaxCrossEntropy, k_n the reduction's scale of gy.
 
     Inputs (x, gy) for class indices, (x, gy, q) for probability targets. `buffer` is the forward's
-    gradient for gy = 1, or None (then it is computed from x).
+    gradient for gy = 1 (host), `lse` its logsumexp per position (GPU), or None: then they are computed.
     """
 
     keeps_output = False
 
-    def __init__(self, call, buffer=None):
+    def __init__(self, call, buffer=None, lse=None):
         self.call = call
         self.buffer = buffer
+        self.lse = lse
 
     def forward(self, x, gy, q=None):
         cl, lay, red = self.call, self.call.layout, self.call.reduction
         xp = get_array_module(x)
         x = x.reshape(lay.view)
         q = None if q is None else q.reshape(lay.view)
+        if _fused_on_device(xp):
+            from minigrad.cuda.ce import cross_entropy, cross_entropy_gradient
+            lse = cross_entropy(x, q, cl.targets, cl.w, cl.eps, cl.mass)[1] if self.lse is None else self.lse
+            return cross_entropy_gradient(x, q, cl.targets, cl.w, cl.eps, cl.mass, lse, red.scale(gy)).reshape(lay.x_shape)
         g, self.buffer = self.buffer, None
         if g is not None and red.is_unit(gy):
             return g.reshape(lay.x_shape)

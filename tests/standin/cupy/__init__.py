@@ -120,8 +120,13 @@ class ndarray:
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         raise TypeError(f"numpy.{ufunc.__name__} does not take cupy.ndarray (use cupy.{ufunc.__name__})")
 
-    def __cuda_array_interface__(self):  # pragma: no cover - shape of the protocol only
-        raise NotImplementedError
+    @property
+    def __cuda_array_interface__(self):
+        """The CUDA array interface (version 3): where the data lives, as numba reads it. Here the pointer is
+        to host memory, which numba's CUDA simulator runs kernels on."""
+        a = self._a
+        return {"shape": a.shape, "typestr": a.dtype.str, "data": (a.ctypes.data, False), "version": 3,
+                "strides": None if a.flags.c_contiguous else a.strides}
 
     # -- host synchronisation
     def get(self, stream=None):
@@ -314,7 +319,7 @@ _FUNCTIONS = ["exp", "log", "log1p", "expm1", "sqrt", "tanh", "sin", "cos", "abs
               "sum", "mean", "max", "min", "amax", "amin", "argmax", "argmin", "prod", "all", "any", "broadcast_to",
               "reshape", "transpose", "moveaxis", "swapaxes", "concatenate", "stack", "nonzero",
               "count_nonzero", "einsum", "tensordot", "outer", "exp2", "log2", "floor", "ceil", "argsort", "sort",
-              "cumsum", "squeeze", "expand_dims", "fabs"]
+              "cumsum", "squeeze", "expand_dims", "fabs", "ascontiguousarray"]
 
 
 def _function(name):

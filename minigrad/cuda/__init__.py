@@ -1,0 +1,12 @@
+"""Fused CUDA kernels for the losses, written with numba-cuda; numba is imported only when a loss sees a CuPy array."""
+import functools
+
+
+@functools.lru_cache(maxsize=None)
+def usable():
+    """True when numba-cuda is installed and can run kernels: on a CUDA GPU, or in numba's CUDA simulator."""
+    try:
+        from minigrad.cuda import launch
+    except ImportError:
+        return False
+    return launch.SIMULATOR or launch.cuda.is_available()
