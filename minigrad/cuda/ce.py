@@ -83,7 +83,7 @@ def forward(x, q, t, valid, wt, mass, w, has_w, probs, eps, n_classes, inner, lo
                 tp = t[p]
                 zt = float64(x[base + tp * inner]) - top if 0 <= tp < n_classes else math.nan
                 zq += (1 - eps) * wt[p] * zt
-            value = mass[p] * math.log(total) - zq
+            value = (sb[0] if probs else mass[p]) * math.log(total) - zq  # a_n = sum_c P_c
         loss[p] = value if probs or valid[p] else 0.0
 
 

@@ -22,11 +22,6 @@ from minigrad.shapes import check_float
 BLOCK = 1 << 19  # elements per block of rows: the logits and gradient rows of a block stay in cache
 
 
-def _fused_on_device(xp):
-    """True for CuPy arrays when the fused kernels are on (Config.cuda_kernels) and can run."""
-    return xp is not np and Config.cuda_kernels and cuda.usable()
-
-
 @dataclass(frozen=True)
 class CrossEntropyCall:
     """One cross entropy call, as the loss and its gradient read it (docs/losses.md, "softmax_cross_entropy").
@@ -117,7 +112,7 @@ class SoftmaxCrossEntropy(Function):
         xp = get_array_module(x)
         x = x.reshape(lay.view)
         q = None if q is None else q.reshape(lay.view)
-        if _fused_on_device(xp):  # one kernel; the backward's kernel reads the logsumexp kept here
+        if cuda.fused(xp):  # one kernel; the backward's kernel reads the logsumexp kept here
             from minigrad.cuda.ce import cross_entropy
             loss, self.lse = cross_entropy(x, q, cl.targets, cl.w, cl.eps, cl.mass)
             return cl.reduction.reduce(loss)
@@ -185,7 +180,7 @@ class SoftmaxCrossEntropyGrad(Function):
         xp = get_array_module(x)
         x = x.reshape(lay.view)
         q = None if q is None else q.reshape(lay.view)
-        if _fused_on_device(xp):
+        if cuda.fused(xp):
             from minigrad.cuda.ce import cross_entropy, cross_entropy_gradient
             lse = cross_entropy(x, q, cl.targets, cl.w, cl.eps, cl.mass)[1] if self.lse is None else self.lse
             return cross_entropy_gradient(x, q, cl.targets, cl.w, cl.eps, cl.mass, lse, red.scale(gy)).reshape(lay.x_shape)
