@@ -22,6 +22,8 @@ def blocks(request, monkeypatch):
 
 STANDIN = pathlib.Path(__file__).parent / "standin"
 REAL_GPU = mg.gpu_available()  # a real CuPy that sees a GPU: the GPU tests run on it
+if not REAL_GPU:  # the fused kernels run in numba's CUDA simulator (read when numba is first imported)
+    os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")
 
 
 @pytest.fixture
@@ -53,6 +55,7 @@ def cupy():
 def standin_env():
     """The environment for a child process that should see the stand-in as cupy (unchanged with a real GPU)."""
     env = dict(os.environ)
+    env.pop("NUMBA_ENABLE_CUDASIM", None)  # the array path: the simulator runs a Python thread per GPU thread
     if not REAL_GPU:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(STANDIN), env.get("PYTHONPATH")]))
     return env

@@ -23,7 +23,8 @@ def _target_mass(q, w, has_w, probs, eps, c, i, n_classes):
 
 @cuda.jit
 def forward(x, q, t, valid, wt, mass, w, has_w, probs, eps, n_classes, inner, loss, lse):
-    """Per position p = (n, s) of logits viewed as (N, C, S): loss[p] and lse[p] = logsumexp(x[n, :, s]).
+    """Per position p = (n, s) of logits viewed as (N, C, S): loss[p], and lse[p] = max_c x[n, c, s] and
+    lse[P + p] = log sum_c exp(x[n, c, s] - max) for the gradient (P positions).
 
     Each thread keeps an online (max m, sum of exp(x - m), A = sum_c P_c (x_c - m), B = sum_c P_c) over
     its classes, rescaled whenever m grows; the block merges them in shared memory. Differences x - m are
@@ -64,7 +65,7 @@ def forward(x, q, t, valid, wt, mass, w, has_w, probs, eps, n_classes, inner, lo
             top = m2 if m2 > m1 else m1
             s1, s2 = ss[tid], ss[tid + step]
             a1, a2 = sa[tid], sa[tid + step]
-            if top != -math.inf:
+            if top != -math.inf and top != math.inf:  # an infinite top makes the row NaN anyway
                 s1 = s1 * math.exp(m1 - top) if m1 != -math.inf else s1
                 s2 = s2 * math.exp(m2 - top) if m2 != -math.inf else s2
                 a1 = a1 - (top - m1) * sb[tid] if m1 != -math.inf else a1
@@ -74,11 +75,12 @@ def forward(x, q, t, valid, wt, mass, w, has_w, probs, eps, n_classes, inner, lo
         step //= 2
     if tid == 0:
         top, total, zq = sm[0], ss[0], sa[0]
+        # The max and log(sum) apart, not their sum: m + log(s) would round away low digits of large logits.
         if top == math.inf or top == -math.inf or top != top:
-            lse[p] = math.nan
+            lse[p], lse[cuda.gridDim.x + p] = math.nan, math.nan
             value = math.nan
         else:
-            lse[p] = top + math.log(total)
+            lse[p], lse[cuda.gridDim.x + p] = top, math.log(total)
             if not probs:
                 tp = t[p]
                 zt = float64(x[base + tp * inner]) - top if 0 <= tp < n_classes else math.nan
@@ -93,7 +95,7 @@ def gradient(x, q, t, valid, wt, mass, w, has_w, probs, eps, n_classes, inner, l
     p = cuda.blockIdx.x
     n = p // inner
     base = n * n_classes * inner + (p - n * inner)
-    kp, mp, lp = float64(k[p]), float64(mass[p]) if not probs else 0.0, lse[p]
+    kp, mp, top, logs = float64(k[p]), float64(mass[p]) if not probs else 0.0, lse[p], lse[cuda.gridDim.x + p]
     if probs:  # the mass of a probability row: sum_c P_c, summed by the block first
         part = 0.0
         for c in range(cuda.threadIdx.x, n_classes, cuda.blockDim.x):
@@ -114,7 +116,7 @@ def gradient(x, q, t, valid, wt, mass, w, has_w, probs, eps, n_classes, inner, l
         target = _target_mass(q, w, has_w, probs, eps, c, i, n_classes) if (probs or eps != 0) else 0.0
         if c == tp:
             target += (1 - eps) * wt[p]
-        g[i] = kp * (mp * math.exp(float64(x[i]) - lp) - target)
+        g[i] = kp * (mp * math.exp((float64(x[i]) - top) - logs) - target)
 
 
 def _args(x, q, targets, w, eps, n_classes, inner, mass):
@@ -131,10 +133,11 @@ def _args(x, q, targets, w, eps, n_classes, inner, mass):
 
 
 def cross_entropy(x, q, targets, w, eps, mass):
-    """Per-position losses (shape (N, 1) or (N, 1, S)) and logsumexps (N * S) of logits x viewed as (N, C[, S])."""
+    """Per-position losses (shape (N, 1) or (N, 1, S)) of logits x viewed as (N, C[, S]), and each position's
+    max and log-sum-exp below it (2 N S values) for the gradient."""
     n, c, inner = x.shape[0], x.shape[1], x.size // max(x.shape[0] * x.shape[1], 1)
     xp = cuda_xp(x)
-    loss, lse = xp.empty(x.shape[:1] + (1,) + x.shape[2:], x.dtype), xp.empty(n * inner, xp.float64)
+    loss, lse = xp.empty(x.shape[:1] + (1,) + x.shape[2:], x.dtype), xp.empty(2 * n * inner, xp.float64)
     launch(forward, n * inner, threads(c), *_args(x, q, targets, w, eps, c, inner, mass), loss.reshape(-1), lse)
     return loss, lse
 

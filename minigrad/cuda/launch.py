@@ -27,10 +27,10 @@ def arg(a):
 
 
 def threads(n):
-    """Threads per block for rows of n elements: a power of two, at most MAX_THREADS (32 in the simulator,
+    """Threads per block for rows of n elements: a power of two, at most MAX_THREADS (8 in the simulator,
     where every thread is a Python thread)."""
-    top = 32 if SIMULATOR else MAX_THREADS
-    t = 32
+    top = 8 if SIMULATOR else MAX_THREADS
+    t = min(32, top)
     while t < top and t < n:
         t *= 2
     return t
