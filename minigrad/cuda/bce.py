@@ -9,18 +9,6 @@ from minigrad.cuda.launch import MAX_THREADS, cuda, launch, threads
 MAX_BLOCKS = 1024  # blocks of the reducing forward: each leaves one partial sum
 
 
-@cuda.jit(device=True)
-def _at(a, has, i, shape, strides):
-    """a at element i of the broadcast result (strides 0 along broadcast axes); 1 when absent."""
-    if not has:
-        return 1.0
-    off = 0
-    for d in range(len(shape) - 1, -1, -1):
-        off += (i % shape[d]) * strides[d]
-        i //= shape[d]
-    return float64(a[off])
-
-
 @cuda.jit
 def forward(x, y, w, w_strides, pw, pw_strides, shape, has_w, has_pw, keep, out, partial):
     """l_i = w [max(x, 0) - y (x + (pw - 1) min(x, 0)) + (1 + (pw - 1) y) log1p(exp(-|x|))], in out (keep)
@@ -30,10 +18,21 @@ def forward(x, y, w, w_strides, pw, pw_strides, shape, has_w, has_pw, keep, out,
     acc = 0.0
     while i < x.size:
         xi, yi = float64(x[i]), float64(y[i])
-        pm1y = (_at(pw, has_pw, i, shape, pw_strides) - 1) * yi
+        pwv, wv, off_w, off_pw, j = 1.0, 1.0, 0, 0, i
+        # the weights' offsets for element i (strides 0 along broadcast axes), inlined: compile_ptx types
+        # no device-function calls without a GPU
+        for d in range(len(shape) - 1, -1, -1):
+            off_w += (j % shape[d]) * w_strides[d]
+            off_pw += (j % shape[d]) * pw_strides[d]
+            j //= shape[d]
+        if has_w:
+            wv = float64(w[off_w])
+        if has_pw:
+            pwv = float64(pw[off_pw])
+        pm1y = (pwv - 1) * yi
         # max(x, 0) - y (x + (pw - 1) min(x, 0)) first: exactly 0 for y = 1, x >> 0
         loss = max(xi, 0.0) - (xi * yi + pm1y * min(xi, 0.0)) + (pm1y + 1) * math.log1p(math.exp(-abs(xi)))
-        loss *= _at(w, has_w, i, shape, w_strides)
+        loss *= wv
         if keep:
             out[i] = loss
         else:
@@ -59,10 +58,19 @@ def gradient(x, y, w, w_strides, pw, pw_strides, shape, has_w, has_pw, k, k_full
     i = cuda.blockIdx.x * cuda.blockDim.x + cuda.threadIdx.x
     while i < x.size:
         xi, yi = float64(x[i]), float64(y[i])
-        s = 1.0 / (1.0 + math.exp(-xi))  # 0 where exp(-x) overflows
-        pwv = _at(pw, has_pw, i, shape, pw_strides)
+        e = math.exp(-abs(xi))  # never overflows: sigmoid from the side where it is exact
+        s = 1.0 / (1.0 + e) if xi >= 0 else e / (1.0 + e)
+        pwv, wv, off_w, off_pw, j = 1.0, 1.0, 0, 0, i
+        for d in range(len(shape) - 1, -1, -1):
+            off_w += (j % shape[d]) * w_strides[d]
+            off_pw += (j % shape[d]) * pw_strides[d]
+            j //= shape[d]
+        if has_w:
+            wv = float64(w[off_w])
+        if has_pw:
+            pwv = float64(pw[off_pw])
         kv = float64(k[i] if k_full else k[0])
-        g[i] = kv * _at(w, has_w, i, shape, w_strides) * (((pwv - 1) * yi + 1) * s - pwv * yi)
+        g[i] = kv * wv * (((pwv - 1) * yi + 1) * s - pwv * yi)
         i += cuda.gridDim.x * cuda.blockDim.x
 
 

@@ -7,20 +7,6 @@ from minigrad.backend import get_array_module as cuda_xp
 from minigrad.cuda.launch import MAX_THREADS, cuda, launch, threads
 
 
-@cuda.jit(device=True)
-def _weight(w, has_w, c):
-    return w[c] if has_w else 1.0
-
-
-@cuda.jit(device=True)
-def _target_mass(q, w, has_w, probs, eps, c, i, n_classes):
-    """P[c] of the smoothed, weighted target that the online sum carries: all of it for probabilities, the
-    smoothing part (eps / C) w_c for class indices (whose (1 - eps) w[t] part is gathered at the end)."""
-    if probs:
-        return _weight(w, has_w, c) * ((1 - eps) * q[i] + eps / n_classes)
-    return (eps / n_classes) * _weight(w, has_w, c)
-
-
 @cuda.jit
 def forward(x, q, t, valid, wt, mass, w, has_w, probs, eps, n_classes, inner, loss, lse):
     """Per position p = (n, s) of logits viewed as (N, C, S): loss[p], and lse[p] = max_c x[n, c, s] and
@@ -41,7 +27,11 @@ def forward(x, q, t, valid, wt, mass, w, has_w, probs, eps, n_classes, inner, lo
     for c in range(tid, n_classes, nt):
         i = base + c * inner
         xc = float64(x[i])
-        pc = _target_mass(q, w, has_w, probs, eps, c, i, n_classes) if smooth else 0.0
+        # P_c carried by the online sum (inlined: compile_ptx types no device-function calls without a GPU):
+        # all of it for probabilities, the smoothing part for class indices, whose (1 - eps) w[t] part is
+        # gathered at the end.
+        wc = float64(w[c]) if has_w else 1.0
+        pc = wc * ((1 - eps) * float64(q[i]) + eps / n_classes) if probs else (eps / n_classes) * wc
         if xc > m:
             if m != -math.inf:
                 s *= math.exp(m - xc)
@@ -99,7 +89,8 @@ def gradient(x, q, t, valid, wt, mass, w, has_w, probs, eps, n_classes, inner, l
     if probs:  # the mass of a probability row: sum_c P_c, summed by the block first
         part = 0.0
         for c in range(cuda.threadIdx.x, n_classes, cuda.blockDim.x):
-            part += _target_mass(q, w, has_w, probs, eps, c, base + c * inner, n_classes)
+            wc = float64(w[c]) if has_w else 1.0
+            part += wc * ((1 - eps) * float64(q[base + c * inner]) + eps / n_classes)
         shared = cuda.shared.array(MAX_THREADS, float64)
         shared[cuda.threadIdx.x] = part
         cuda.syncthreads()
@@ -113,7 +104,8 @@ def gradient(x, q, t, valid, wt, mass, w, has_w, probs, eps, n_classes, inner, l
     tp = t[p] if not probs else -1
     for c in range(cuda.threadIdx.x, n_classes, cuda.blockDim.x):
         i = base + c * inner
-        target = _target_mass(q, w, has_w, probs, eps, c, i, n_classes) if (probs or eps != 0) else 0.0
+        wc = float64(w[c]) if has_w else 1.0
+        target = wc * ((1 - eps) * float64(q[i]) + eps / n_classes) if probs else (eps / n_classes) * wc
         if c == tp:
             target += (1 - eps) * wt[p]
         g[i] = kp * (mp * math.exp((float64(x[i]) - top) - logs) - target)
