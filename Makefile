@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install -q --disable-pip-version-check
 
-.PHONY: demo test test-gpu bench check torch clean
+.PHONY: demo test test-gpu bench bench-gpu check torch clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,7 @@ test: $(PY)
 	$(PIP) -e '.[test,examples]'
 	$(PY) -m pytest
 
-# The GPU column alone (tests marked `gpu`); they skip, saying why, where there is no GPU.
+# The GPU column alone (tests marked `gpu`): on a real GPU where CuPy finds one, else on the CuPy stand-in.
 test-gpu: $(PY)
 	$(PIP) -e '.[test,examples]'
 	$(PY) -m pytest -m gpu
@@ -31,6 +31,11 @@ check: $(PY)
 bench: $(PY)
 	$(PIP) -e .
 	cd benchmarks && ../$(PY) bench_engine.py && ../$(PY) bench_training.py && ../$(PY) bench_losses.py
+
+# The fused losses on a GPU against torch on the same GPU (`pip install -e '.[gpu]'` and a CUDA build of torch).
+bench-gpu: $(PY)
+	$(PIP) -e '.[gpu]'
+	cd benchmarks && ../$(PY) bench_gpu.py
 
 torch: $(PY)
 	$(PIP) torch==2.13.0

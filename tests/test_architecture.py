@@ -83,7 +83,7 @@ def test_the_cycle_check_finds_a_cycle(monkeypatch):
 def test_lower_layers_do_not_import_higher_ones():
     """The layers of docs/design.md#layers, from the bottom: nothing imports a layer above its own."""
     layers = [{"minigrad.backend", "minigrad.config", "minigrad.shapes"},
-              {"minigrad.numerics", "minigrad.blocks", "minigrad.core"},
+              {"minigrad.numerics", "minigrad.blocks", "minigrad.core", "minigrad.cuda"},
               {"minigrad.gradcheck", "minigrad.ops"},
               {"minigrad.losses"},
               {"minigrad.functions", "minigrad.specs"},
@@ -158,7 +158,7 @@ def test_every_module_has_a_one_line_docstring():
 
 def test_import_has_no_optional_dependencies():
     code = ("import sys, minigrad, minigrad.functions; "
-            "print(sorted(m for m in ('cupy', 'matplotlib', 'tqdm', 'torch') if m in sys.modules))")
+            "print(sorted(m for m in ('cupy', 'matplotlib', 'tqdm', 'torch', 'numba') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 

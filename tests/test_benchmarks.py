@@ -52,3 +52,14 @@ def test_training_benchmark_compares_the_same_step():
     for layer, (W, b) in zip(model.layers, params):
         np.testing.assert_allclose(layer.W.data, W, rtol=1e-12)
         np.testing.assert_allclose(layer.b.data, b, rtol=1e-12)
+
+
+def test_gpu_benchmark_runs(tmp_path):
+    """On the CuPy stand-in (or a real GPU) and, without a GPU, the kernels in numba's simulator."""
+    from conftest import standin_env
+    env = standin_env()
+    env.setdefault("NUMBA_ENABLE_CUDASIM", "1")
+    r = subprocess.run([sys.executable, "bench_gpu.py", "--ce", "16x5", "--bce", "8x4", "--rounds", "1"], cwd=BENCH,
+                       capture_output=True, text=True, timeout=300, env=env)
+    assert r.returncode == 0, r.stderr
+    assert "softmax_cross_entropy" in r.stdout and "sigmoid_bce" in r.stdout and "of copy bandwidth" in r.stdout

@@ -1,4 +1,4 @@
-"""The fused CUDA kernels (numba's simulator without a GPU) against the NumPy path, every option (docs/design.md#the-gpu-path)."""
+"""The fused CUDA kernels (in numba's simulator without a GPU) against the NumPy path (docs/design.md#the-gpu-path)."""
 import os
 import pathlib
 import subprocess

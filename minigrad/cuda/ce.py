@@ -1,4 +1,4 @@
-"""Softmax cross entropy kernels: one block per position reads its logits once (forward) or once and writes the gradient."""
+"""Softmax cross entropy kernels: one block per position reads its logits once, and writes the gradient once."""
 import math
 
 from numba import float64

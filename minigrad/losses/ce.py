@@ -151,7 +151,9 @@ class SoftmaxCrossEntropy(Function):
         cl, lay = self.call, self.call.layout
         x = self.inputs[0]
         buffer, self.grad_buffer = self.grad_buffer, None  # handed out once: it may become x.grad
-        gx = SoftmaxCrossEntropyGrad(cl, buffer, self.lse)(x, gy, *self.inputs[1:]) if self.needs_input_grad[0] else None
+        gx = None
+        if self.needs_input_grad[0]:
+            gx = SoftmaxCrossEntropyGrad(cl, buffer, self.lse)(x, gy, *self.inputs[1:])
         if len(self.inputs) == 1:
             return gx
         gq = None
@@ -183,7 +185,8 @@ class SoftmaxCrossEntropyGrad(Function):
         if cuda.fused(xp):
             from minigrad.cuda.ce import cross_entropy, cross_entropy_gradient
             lse = cross_entropy(x, q, cl.targets, cl.w, cl.eps, cl.mass)[1] if self.lse is None else self.lse
-            return cross_entropy_gradient(x, q, cl.targets, cl.w, cl.eps, cl.mass, lse, red.scale(gy)).reshape(lay.x_shape)
+            g = cross_entropy_gradient(x, q, cl.targets, cl.w, cl.eps, cl.mass, lse, red.scale(gy))
+            return g.reshape(lay.x_shape)
         g, self.buffer = self.buffer, None
         if g is not None and red.is_unit(gy):
             return g.reshape(lay.x_shape)
