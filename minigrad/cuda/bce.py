@@ -77,7 +77,7 @@ def gradient(x, y, w, w_strides, pw, pw_strides, shape, has_w, has_pw, k, k_full
 def _broadcast(a, shape, xp):
     """(a flat, its element strides along shape's axes with 0 where it broadcasts, present?)."""
     if a is None:
-        return xp.zeros(1, xp.float64), xp.zeros(max(len(shape), 1), xp.int64), False
+        return xp.empty(1, xp.float64), xp.empty(max(len(shape), 1), xp.int64), False  # never read
     strides, step = [0] * len(shape), 1
     for d in range(1, a.ndim + 1):
         if a.shape[-d] != 1:
@@ -99,7 +99,7 @@ def sigmoid_bce(x, y, w, pw, keep):
     t = threads(x.size)
     blocks = min(MAX_BLOCKS, -(-x.size // t))
     out = xp.empty(x.shape, x.dtype) if keep else xp.empty(1, x.dtype)
-    partial = xp.zeros(max(blocks, 1), xp.float64)
+    partial = xp.empty(max(blocks, 1), xp.float64)  # every block writes its sum
     launch(forward, blocks, t, *_args(x, y, w, pw), keep, out.reshape(-1), partial)
     return out if keep else partial.sum()
 

@@ -114,9 +114,9 @@ def gradient(x, q, t, valid, wt, mass, w, has_w, probs, eps, n_classes, inner, l
 def _args(x, q, targets, w, eps, n_classes, inner, mass):
     """The kernels' common arguments; absent arrays become 1-element placeholders of the right kind."""
     xp = cuda_xp(x)
-    one = xp.zeros(1, x.dtype)
+    one = xp.empty(1, x.dtype)
     if targets is None:
-        t, valid, wt, mass = xp.zeros(1, xp.int64), xp.zeros(1, bool), one, one
+        t, valid, wt, mass = xp.empty(1, xp.int64), xp.empty(1, bool), one, one
     else:
         t, valid, wt, mass = (xp.ascontiguousarray(a).reshape(-1) for a in (targets.t, targets.valid, targets.wt,
                                                                            mass))

@@ -222,8 +222,9 @@ def _call(fn, args, kwargs):
         kwargs["out"] = tuple(o._a for o in out)
     elif out is not None:
         raise TypeError(f"out must be a cupy.ndarray, got {type(out)}")
-    LAUNCHES[getattr(fn, "__name__", "call")] += 1
     y = fn(*args, **kwargs)
+    if not (fn is numpy.ascontiguousarray and y is args[0]):  # returning its input launches nothing
+        LAUNCHES[getattr(fn, "__name__", "call")] += 1
     if out is not None:
         return out
     return _wrap(y)
