@@ -22,8 +22,10 @@ def forward(x, y, w, w_strides, pw, pw_strides, shape, has_w, has_pw, keep, out,
         # the weights' offsets for element i (strides 0 along broadcast axes), inlined: compile_ptx types
         # no device-function calls without a GPU
         for d in range(len(shape) - 1, -1, -1):
-            off_w += (j % shape[d]) * w_strides[d]
-            off_pw += (j % shape[d]) * pw_strides[d]
+            if has_w:
+                off_w += (j % shape[d]) * w_strides[d]
+            if has_pw:
+                off_pw += (j % shape[d]) * pw_strides[d]
             j //= shape[d]
         if has_w:
             wv = float64(w[off_w])
@@ -62,8 +64,10 @@ def gradient(x, y, w, w_strides, pw, pw_strides, shape, has_w, has_pw, k, k_full
         s = 1.0 / (1.0 + e) if xi >= 0 else e / (1.0 + e)
         pwv, wv, off_w, off_pw, j = 1.0, 1.0, 0, 0, i
         for d in range(len(shape) - 1, -1, -1):
-            off_w += (j % shape[d]) * w_strides[d]
-            off_pw += (j % shape[d]) * pw_strides[d]
+            if has_w:
+                off_w += (j % shape[d]) * w_strides[d]
+            if has_pw:
+                off_pw += (j % shape[d]) * pw_strides[d]
             j //= shape[d]
         if has_w:
             wv = float64(w[off_w])
@@ -99,7 +103,7 @@ def sigmoid_bce(x, y, w, pw, keep):
     t = threads(x.size)
     blocks = min(MAX_BLOCKS, -(-x.size // t))
     out = xp.empty(x.shape, x.dtype) if keep else xp.empty(1, x.dtype)
-    partial = xp.empty(max(blocks, 1), xp.float64)  # every block writes its sum
+    partial = xp.empty(blocks, xp.float64) if blocks else xp.zeros(1, xp.float64)  # each block writes one sum
     launch(forward, blocks, t, *_args(x, y, w, pw), keep, out.reshape(-1), partial)
     return out if keep else partial.sum()
 
