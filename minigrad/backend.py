@@ -56,7 +56,7 @@ def get_array_module(*arrays):
             host = data
             continue
         if not is_array(x):
-            x = getattr(x, "data", None)  # a Variable carries its array in .data
+            x = data  # a Variable carries its array in .data
         if isinstance(x, np.ndarray):
             host = x
         elif is_cupy_array(x):

@@ -8,12 +8,12 @@ from minigrad import cuda, numerics
 from minigrad.backend import get_array_module, like
 from minigrad.blocks import for_blocks
 from minigrad.config import Config
-from minigrad.core import Function, Variable, as_array, as_variable
-from minigrad.losses.checks import on_input_backend
+from minigrad.core import Function, as_array, as_variable
+from minigrad.losses.checks import float_target, on_input_backend
 from minigrad.losses.reduction import Reduction, check_reduction
 from minigrad.ops.activations import log_sigmoid, sigmoid
 from minigrad.ops.arithmetic import log
-from minigrad.ops.elementwise import astype, clip
+from minigrad.ops.elementwise import clip
 from minigrad.shapes import check_float
 
 BLOCK = 1 << 16  # elements per block: the loss's five temporaries of a block fit in L2
@@ -212,8 +212,7 @@ def _float_target(t, x, op):
         return as_variable(data.astype(x.dtype))
     if kind != "f":
         raise TypeError(f"{op}: expected float, integer or bool targets, got {data.dtype}")
-    t = t if isinstance(t, Variable) else as_variable(data)
-    return astype(t, x.dtype) if t.dtype != x.dtype else t
+    return float_target(t, data, x.dtype)
 
 
 def _in_unit_interval(a, what, op):

@@ -8,13 +8,12 @@ from minigrad import cuda
 from minigrad.backend import get_array_module
 from minigrad.blocks import for_blocks
 from minigrad.config import Config
-from minigrad.core import Function, Variable, as_array, as_variable
-from minigrad.losses.checks import class_weight, on_input_backend
+from minigrad.core import Function, as_array, as_variable
+from minigrad.losses.checks import class_weight, float_target, on_input_backend
 from minigrad.losses.nll import NLLLoss, nll_loss
 from minigrad.losses.reduction import Reduction, check_reduction
 from minigrad.losses.targets import Layout, class_index_targets
 from minigrad.ops.activations import log_softmax, softmax
-from minigrad.ops.elementwise import astype
 from minigrad.ops.reductions import sum
 from minigrad.ops.shaping import reshape
 from minigrad.shapes import check_float
@@ -268,8 +267,7 @@ def describe(x, t, *, weight=None, ignore_index=-100, reduction="mean", label_sm
         raise ValueError(f"{op}: ignore_index={ignore_index} is not supported for probability targets; "
                          f"expected a negative ignore_index")
     w = class_weight(weight, lay.c, x.dtype, op, x.data)
-    q = t if isinstance(t, Variable) else as_variable(t_data)
-    q = astype(q, x.dtype) if q.dtype != x.dtype else q
+    q = float_target(t, t_data, x.dtype)
     red = Reduction.of_count(mode, lay.out_shape, lay.kept, lay.positions, x.dtype, get_array_module(x.data))
     return CrossEntropyCall(lay, red, eps, w, None), (x, q)
 

@@ -1,7 +1,8 @@
 """Validation shared by the losses: class counts, class-index targets, class weights."""
 from minigrad.backend import get_array_module, like
 from minigrad.config import Config
-from minigrad.core import Variable, as_array
+from minigrad.core import Variable, as_array, as_variable
+from minigrad.ops.elementwise import astype
 
 
 def class_count(x_shape, op):
@@ -64,3 +65,10 @@ def on_input_backend(t, x, op):
         raise TypeError(f"{op}: the target Variable is on the host and the input on the device; "
                         f"move it with to_gpu()")
     return data
+
+
+def float_target(t, data, dtype):
+    """A float target as a Variable of the input's dtype: t itself when it is a Variable (it keeps its gradient),
+    else the constant data (already on the input's backend); cast differentiably when its dtype differs."""
+    v = t if isinstance(t, Variable) else as_variable(data)
+    return astype(v, dtype) if v.dtype != dtype else v
