@@ -87,6 +87,20 @@ def like(x, a):
     return xp.asarray(a)
 
 
+def memory_root(a):
+    """The array that owns a's memory (a itself when it is not a view)."""
+    while a.base is not None:
+        a = a.base
+    return a
+
+
+def writable(a):
+    """True when every element of a can be written without touching another (no broadcast, no read-only)."""
+    if isinstance(a, np.ndarray) and not a.flags.writeable:
+        return False
+    return all(stride != 0 or n == 1 for stride, n in zip(a.strides, a.shape))
+
+
 def as_numpy(x):
     """A numpy array with the data of x (a number, numpy or cupy array)."""
     if is_cupy_array(x):

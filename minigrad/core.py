@@ -1,70 +1,66 @@
 """Variable, Function and the backward engine: the graph, and how gradients flow through it."""
 import heapq
+import itertools
 import operator
+import warnings
 import weakref
 
 import numpy as np
 
-from minigrad import backend
-from minigrad.config import Config, using_config
+from minigrad import arrays, backend, guards
+from minigrad.config import MODE, Config, using_config
 
 __all__ = ["Function", "Parameter", "Variable", "as_array", "as_operand", "as_variable", "grad"]
 
 _OPS = {}  # Function.registry: name -> public Function subclass defined inside minigrad
-
-# ----------------------------------------------------------------------------- Variable
-
-
-def _to_array(data):
-    """Turn user data (array, number, nested list) into an array; TypeError for anything else."""
-    if backend.is_array(data):
-        return data
-    if isinstance(data, np.generic):
-        return np.asarray(data)
-    if isinstance(data, (int, float, bool)):
-        return np.asarray(data, dtype=Config.default_dtype if isinstance(data, float) else None)
-    if isinstance(data, (list, tuple)):
-        try:
-            a = np.asarray(data)
-        except ValueError as e:
-            raise TypeError(f"Variable data must be a rectangular nested list of numbers: {e}") from None
-        if a.dtype.kind in "fbiu":
-            return a.astype(Config.default_dtype, copy=False) if a.dtype.kind == "f" else a
-        raise TypeError(f"Variable data must be a nested list of numbers, got elements of dtype {a.dtype}")
-    raise TypeError(f"Variable data must be an ndarray, a number or a nested list of numbers, "
-                    f"got {type(data).__name__}")
+# A clock numbers every assignment to a Variable's .data; a recorded Function notes the latest number, so a
+# saved Variable with a later one was changed in place after the forward.
+_CLOCK = itertools.count(1)
+_LAST_WRITE = [0]
 
 
-class Variable:
+class Variable(arrays.NumpyFace):
     """A node of the graph: an array (`data`), its gradient (`grad`) and the Function that made it."""
 
-    __slots__ = ("data", "name", "grad", "creator", "generation", "index", "requires_grad", "__weakref__")
-    __array_ufunc__ = None  # numpy defers to our reflected operators: np.ones(3) * x is a Variable
+    __slots__ = ("_data", "_version", "name", "grad", "creator", "generation", "index", "requires_grad",
+                 "__weakref__")
 
     def __init__(self, data, name=None):
         if isinstance(data, Variable):
             raise TypeError("Variable data must be an array, got a Variable; use as_variable(x)")
-        self.data = _to_array(data)
+        self._data = arrays.to_array(data)
         self.name = name
         self.grad = self.creator = None
-        self.generation = self.index = 0
-        self.requires_grad = self.data.dtype.kind in "fc"  # integer labels and masks take no gradient
+        self.generation = self.index = self._version = 0
+        self.requires_grad = self._data.dtype.kind == "f"  # integer labels and masks take no gradient
 
     @classmethod
     def _from_op(cls, data, creator, index):
         """Fast constructor for Function outputs (creator None: not recorded)."""
         v = cls.__new__(cls)
-        v.data, v.name, v.grad, v.index, v.creator = data, None, None, index, creator
+        v._data, v.name, v.grad, v.index, v.creator, v._version = data, None, None, index, creator, 0
         v.generation = 0 if creator is None else creator.generation + 1
         v.requires_grad = creator is not None
         return v
 
-    shape = property(lambda self: self.data.shape)
-    ndim = property(lambda self: self.data.ndim)
-    size = property(lambda self: self.data.size)
-    dtype = property(lambda self: self.data.dtype)
+    @property
+    def data(self):
+        """The array. Assigning to it (`w.data = ...`, `w.data -= lr * g`) is seen by the graph: a Function
+        that saved this Variable refuses to run its backward with the changed values."""
+        return self._data
+
+    @data.setter
+    def data(self, value):
+        self._data = value
+        self._version = _LAST_WRITE[0] = next(_CLOCK)
+
+    shape = property(lambda self: self._data.shape)
+    ndim = property(lambda self: self._data.ndim)
+    size = property(lambda self: self._data.size)
+    dtype = property(lambda self: self._data.dtype)
+
     def __len__(self):
-        return len(self.data)
+        return len(self._data)
 
     def __repr__(self):
         body = str(self.data).replace("\n", "\n" + " " * 9)
@@ -82,17 +78,18 @@ class Variable:
 
     def to_cpu(self):
         """Move the data (and the gradient) to a NumPy array; returns self."""
-        self.data = backend.as_numpy(self.data)
-        if self.grad is not None:
-            self.grad.to_cpu()
-        return self
+        return self._move(backend.as_numpy)
 
     def to_gpu(self, device=None):
         """Move the data (and the gradient) to a CuPy array on GPU `device` (default: the current one);
         raises RuntimeError saying why without a GPU."""
-        self.data = backend.as_cupy(self.data, device)
-        if self.grad is not None:
-            self.grad.to_gpu(device)
+        return self._move(lambda a: backend.as_cupy(a, device))
+
+    def _move(self, convert):
+        for v in (self, self.grad):
+            data = None if v is None else convert(v._data)
+            if data is not None and data is not v._data:
+                v.data = data
         return self
 
     # The operators call minigrad's primitives by name: they live in minigrad.ops (which imports this
@@ -140,10 +137,9 @@ class Variable:
     __hash__ = object.__hash__
 
     def backward(self, grad=None, retain_grad=False, create_graph=False):
-        """Accumulate d(self)/d(leaf) * grad into every leaf's .grad (grad defaults to ones)."""
-        for x, gx in _backprop(self, grad, retain_grad, create_graph).values():
-            gx = _wrap(gx)
-            x.grad = gx if x.grad is None else _add_grads(x.grad, gx, create_graph)
+        """Accumulate d(self)/d(leaf) * grad into every leaf's .grad (grad defaults to ones); each .grad is an
+        array of its own. create_graph=True records the gradients' graph (warns: mg.grad avoids a cycle)."""
+        backward(self, grad, retain_grad, create_graph)
 
 
 class Parameter(Variable):
@@ -170,14 +166,11 @@ _PY_NUMBERS = frozenset((float, int, bool))
 
 
 def as_operand(x, like):
-    """x as the other operand of a binary op with the Variable `like`.
-
-    Scalars (Python or numpy numbers, 0-d arrays) take like's float dtype, as torch does with wrapped
-    numbers, so that float32 stays float32 under NumPy 2's promotion rules.
-    """
+    """x as the other operand of a binary op with the Variable `like`. Scalars (Python or numpy numbers, 0-d
+    arrays) take like's float dtype, as torch's wrapped numbers do: float32 stays float32 under NumPy 2."""
     if isinstance(x, Variable):
         return x
-    data = like.data
+    data = like._data
     if type(x) in _PY_NUMBERS or isinstance(x, np.generic) or (backend.is_array(x) and x.ndim == 0):
         dtype = data.dtype
         if dtype.kind == "f" or (isinstance(x, int) and dtype.kind in "iu"):
@@ -186,9 +179,7 @@ def as_operand(x, like):
     return as_variable(x)
 
 
-# ----------------------------------------------------------------------------- Function
-
-_get_data = operator.attrgetter("data")
+_get_data = operator.attrgetter("_data")
 _get_requires_grad = operator.attrgetter("requires_grad")
 _get_generation = operator.attrgetter("generation")
 _new = object.__new__
@@ -205,15 +196,17 @@ def _as_output(y):
 class Function:
     """An operation: subclass with forward(*arrays) -> array(s) and backward(*gys) -> Variable(s).
 
-    What backward may use: self.inputs (always kept), self.outputs (weak references, only when the
-    class keeps `keeps_output = True`), self.needs_input_grad, and the attributes that forward or the
-    constructor set on self, which the class docstring names. backward receives the output gradients
+    What backward may use: self.inputs (always kept; a class whose backward never reads their values
+    sets `saves_inputs = False`), self.outputs (weak references, only when the class keeps
+    `keeps_output = True`), self.needs_input_grad, and the attributes that forward or the constructor
+    set on self, which the class docstring names. backward receives the output gradients
     as Variables (None for an output that got none) and returns one gradient per input (a Variable,
     or None where `needs_input_grad` is False). Instances are single use.
     """
 
     registry = _OPS  # name -> public Function subclass defined inside minigrad
     keeps_output = True  # False for single-output Functions whose backward never reads the output
+    saves_inputs = True  # False for Functions whose backward never reads the inputs' values
     _called = False
     _output = None  # weakref to the output (single-output Functions)
     _outputs = None  # weakrefs to the outputs when there are several
@@ -233,23 +226,29 @@ class Function:
         self._called = True
         for x in inputs:
             if not isinstance(x, Variable):
-                inputs = tuple(map(as_variable, inputs))
+                inputs = tuple(v if isinstance(v, Variable) else Variable._from_op(
+                    arrays.to_array(v, f"{type(self).__name__} input {i}"), None, 0) for i, v in enumerate(inputs))
                 break
         # map() with attrgetters keeps this hot path free of per-call comprehension objects.
         ys = self.forward(*map(_get_data, inputs))
         single = type(ys) is not tuple
-        if Config.enable_backprop:
+        recording, anomalies = MODE.get()  # Config.enable_backprop and .detect_anomaly in this thread
+        if anomalies:
+            self.call_site = guards.call_site()
+            guards.check_finite(self, "forward", (ys,) if single else ys, self.call_site)
+        if recording:
             needs = tuple(map(_get_requires_grad, inputs))
             if True in needs:
                 gen = max(map(_get_generation, inputs))
                 self.generation = gen
+                self._stamp = _LAST_WRITE[0]
                 self.inputs = inputs
                 self.needs_input_grad = _NEEDS.setdefault(needs, needs)  # one shared tuple per pattern
                 if single:
                     y = _new(Variable)  # Variable._from_op, inlined on this hot path
-                    y.data = ys if type(ys) is np.ndarray else _as_output(ys)
+                    y._data = ys if type(ys) is np.ndarray else _as_output(ys)
                     y.name = y.grad = None
-                    y.index = 0
+                    y.index = y._version = 0
                     y.creator = self
                     y.generation = gen + 1
                     y.requires_grad = True
@@ -280,23 +279,37 @@ class Function:
         raise NotImplementedError(f"{type(self).__name__}.backward")
 
 
-# ----------------------------------------------------------------------------- backward engine
-
 def _add_grads(a, b, create_graph):
     """a + b for gradients: a recorded add with create_graph, else a plain array sum."""
-    return a + b if create_graph else Variable._from_op(_as_output(a.data + b.data), None, 0)
+    return a + b if create_graph else Variable._from_op(_as_output(a._data + b._data), None, 0)
 
 
 def _sum_raw(a, b, create_graph):
-    """Like _add_grads, but without create_graph a stays a raw array (wrapped once at the end)."""
-    if create_graph:
-        return a + b
-    # [()] turns 0-d arrays into numpy scalars, whose sums are several times cheaper.
-    return (a.data[()] if isinstance(a, Variable) else a) + b.data[()]
+    """Like _add_grads, but without create_graph a raw array (0-d ones as numpy scalars, cheaper to add)."""
+    return a + b if create_graph else (a._data[()] if isinstance(a, Variable) else a) + b._data[()]
 
 
 def _wrap(g):
     return g if isinstance(g, Variable) else Variable._from_op(_as_output(g), None, 0)
+
+
+def _own(g, handed, create_graph):
+    """g as a Variable whose array is its own: writable, not a broadcast, sharing no memory with a gradient
+    already handed out or the caller's seed (their memory owners' ids are in `handed`)."""
+    v = _wrap(g)
+    if id(backend.memory_root(v._data)) in handed or not backend.writable(v._data):
+        v = _OPS["Copy"]()(v) if create_graph else Variable._from_op(v._data.copy(), None, 0)
+    handed.add(id(backend.memory_root(v._data)))
+    return v
+
+
+def _check_saved(f):
+    """Raise if a Variable that f's backward reads had its .data assigned after f was recorded."""
+    saved = [("input", i, x) for i, x in enumerate(f.inputs)] if f.saves_inputs else []
+    saved += [("output", i, ref()) for i, ref in enumerate(f.outputs)] if f.keeps_output else []
+    for kind, i, x in saved:
+        if x is not None and x._version > f._stamp:
+            raise guards.modified_error(f, kind, i, x)
 
 
 def _backprop(y, grad, report, create_graph):
@@ -305,10 +318,17 @@ def _backprop(y, grad, report, create_graph):
     Returns {id(x): [x, gradient]} for every leaf x, and for every non-leaf too when `report`; a
     gradient may be a raw array (wrap it with _wrap) unless create_graph.
     """
-    gy = as_variable(backend.get_array_module(y).ones_like(y.data) if grad is None else grad)
+    if not isinstance(y, Variable):
+        raise TypeError(f"expected a Variable to differentiate, got {type(y).__name__}")
+    if not y.requires_grad:
+        raise RuntimeError("this Variable does not require a gradient: it was computed under no_grad(), or "
+                           "only from inputs that take none (integer data, constants), so it has no graph to "
+                           "differentiate")
+    gy = as_variable(backend.get_array_module(y).ones_like(y._data) if grad is None else grad)
     if gy.shape != y.shape:
         raise ValueError(f"grad has shape {gy.shape}, expected the output's shape {y.shape}")
     sums = {}  # id(x) -> [x, gradient so far]
+    anomalies = Config.detect_anomaly
     with using_config("enable_backprop", create_graph):
         f = y.creator
         if f is None or report:
@@ -319,16 +339,18 @@ def _backprop(y, grad, report, create_graph):
         pending[f][y.index] = gy
         heap = [(-f.generation, 0, f)]
         count = 1
-        pop, push = heapq.heappop, heapq.heappush
+        pop, push, last_write = heapq.heappop, heapq.heappush, _LAST_WRITE
         while heap:
             f = pop(heap)[2]
-            gxs = f.backward(*pending.pop(f))
+            if last_write[0] > f._stamp:  # some .data was assigned after f was recorded
+                _check_saved(f)
+            gxs = f.backward(*pending.pop(f)) if not anomalies else guards.checked_backward(f, pending.pop(f))
             if type(gxs) is not tuple:
                 gxs = (gxs,)
             for x, gx, need in zip(f.inputs, gxs, f.needs_input_grad):
                 if gx is None or not need:
                     continue
-                if gx.data.shape != x.data.shape:
+                if gx._data.shape != x._data.shape:
                     raise RuntimeError(f"{type(f).__name__}.backward returned a gradient of "
                                        f"shape {gx.shape} for an input of shape {x.shape}")
                 g = x.creator
@@ -350,11 +372,24 @@ def _backprop(y, grad, report, create_graph):
     return sums
 
 
-def grad(y, xs, gy=None, create_graph=False):
-    """Gradients of y with respect to each Variable in xs (None where y does not depend on it).
+def backward(y, grad=None, retain_grad=False, create_graph=False):
+    """Variable.backward: accumulate d(y)/d(x) * grad into x.grad for every leaf x (and every x when
+    retain_grad); each .grad set here is an array of its own."""
+    if create_graph:
+        warnings.warn(guards.CYCLE_WARNING, stacklevel=3)
+    found = _backprop(y, grad, retain_grad, create_graph)
+    handed = set() if grad is None else {id(backend.memory_root(as_array(grad)))}
+    for x, gx in found.values():
+        x.grad = _own(gx, handed, create_graph) if x.grad is None else _add_grads(x.grad, _wrap(gx), create_graph)
 
-    Unlike y.backward(), no .grad attribute is read or written.
-    """
-    xs = list(xs)
+
+def grad(y, xs, gy=None, create_graph=False):
+    """Gradients of y with respect to each Variable in xs (a list, or a single Variable: a list of one),
+    None where y does not depend on it. Unlike y.backward(), no .grad attribute is read or written."""
+    xs = [xs] if isinstance(xs, Variable) else list(xs)
+    for i, x in enumerate(xs):
+        if not isinstance(x, Variable):
+            raise TypeError(f"grad: xs[{i}] is a {type(x).__name__}, expected a Variable")
     found = _backprop(y, gy, True, create_graph)
-    return [_wrap(found[id(x)][1]) if id(x) in found else None for x in xs]
+    handed = set() if gy is None else {id(backend.memory_root(as_array(gy)))}
+    return [_own(found[id(x)][1], handed, create_graph) if id(x) in found else None for x in xs]

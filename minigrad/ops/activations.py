@@ -29,6 +29,8 @@ class _AlongAxis(Function):
 
 
 class Softmax(_AlongAxis):
+    saves_inputs = False  # backward reads the output only
+
     def compute(self, x):
         return numerics.softmax(x, self.ax)
 
@@ -38,6 +40,8 @@ class Softmax(_AlongAxis):
 
 
 class LogSoftmax(_AlongAxis):
+    saves_inputs = False  # backward reads the output only
+
     def compute(self, x):
         return numerics.log_softmax(x, self.ax)
 
@@ -63,6 +67,8 @@ class LogSumExp(_AlongAxis):
 
 
 class Sigmoid(Function):
+    saves_inputs = False  # backward reads the output only
+
     def forward(self, x):
         return numerics.sigmoid(x)
 

@@ -31,6 +31,7 @@ class _Binary(Function):
 
 class Add(_Binary):
     op = staticmethod(operator.add)
+    saves_inputs = False
 
     def backward(self, gy):
         return (gy, gy) if self.shapes is None else self.reduce(gy, gy)
@@ -38,6 +39,7 @@ class Add(_Binary):
 
 class Sub(_Binary):
     op = staticmethod(operator.sub)
+    saves_inputs = False
 
     def backward(self, gy):
         return self.reduce(gy, -gy if self.needs_input_grad[1] else None)
@@ -71,7 +73,7 @@ class Pow(_Binary):
 
 
 class Neg(Function):
-    keeps_output = False
+    keeps_output = saves_inputs = False
 
     def forward(self, x):
         return -x

@@ -18,6 +18,8 @@ class _OverAxes(Function):
 class Sum(_OverAxes):
     """Keeps the input's shape and the summed axes for the backward."""
 
+    saves_inputs = False
+
     def forward(self, x):
         self.axes = normalize_axis(self.axis, x.ndim, "sum")
         self.x_shape = x.shape

@@ -5,10 +5,22 @@ from minigrad import backend, shapes
 from minigrad.core import Function, Variable, as_variable
 
 
+class Copy(Function):
+    """y = a copy of x (an array of its own), gradient passed through."""
+
+    keeps_output = saves_inputs = False
+
+    def forward(self, x):
+        return x.copy()
+
+    def backward(self, gy):
+        return gy
+
+
 class _ToShape(Function):
     """A Function to the shape given at construction; keeps the input's shape for the backward."""
 
-    keeps_output = False
+    keeps_output = saves_inputs = False
 
     def __init__(self, shape):
         self.shape = tuple(shape)
@@ -31,7 +43,7 @@ class Reshape(_ToShape):
 
 
 class Transpose(Function):
-    keeps_output = False
+    keeps_output = saves_inputs = False
 
     def __init__(self, axes=None):
         self.axes = None if axes is None else tuple(axes)
@@ -87,7 +99,7 @@ def _is_basic(slices):
 class GetItem(Function):
     """x[slices]; keeps the input's shape for the backward."""
 
-    keeps_output = False
+    keeps_output = saves_inputs = False
 
     def __init__(self, slices):
         self.slices = _index(slices)
@@ -103,7 +115,7 @@ class GetItem(Function):
 class GetItemGrad(Function):
     """Scatter gy into zeros of the input's shape, accumulating repeated indices."""
 
-    keeps_output = False
+    keeps_output = saves_inputs = False
 
     def __init__(self, slices, in_shape):
         self.slices = slices
@@ -119,6 +131,11 @@ class GetItemGrad(Function):
 
     def backward(self, ggx):
         return get_item(ggx, self.slices)
+
+
+def copy(x):
+    """A copy of x with an array of its own (torch's clone), recorded: gradients pass through."""
+    return Copy()(x)
 
 
 def reshape(x, shape):

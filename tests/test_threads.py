@@ -1,0 +1,185 @@
+"""Configuration per thread and per asyncio task; training in threads and in a forked child
+(docs/design.md#configuration-threads-and-tasks)."""
+import asyncio
+import os
+import threading
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+import minigrad.functions as F
+import minigrad.optimizers as O
+
+
+def _records():
+    x = mg.Variable(np.array([1.0, 2.0]))
+    return F.sum(x * x).creator is not None
+
+
+def test_no_grad_in_one_thread_leaves_the_others_recording():
+    inside, done = threading.Event(), threading.Event()
+    seen = {}
+
+    def worker():
+        with mg.no_grad():
+            seen["worker"] = _records()
+            inside.set()
+            done.wait(5)
+
+    t = threading.Thread(target=worker)
+    t.start()
+    inside.wait(5)
+    seen["main"] = _records()  # while the worker is inside no_grad
+    done.set()
+    t.join()
+    assert seen == {"worker": False, "main": True}
+
+
+def test_interleaved_no_grad_blocks_restore_each_threads_own_setting():
+    # A enters, B enters, A leaves, B leaves: with one process-wide switch B would restore False for everyone.
+    steps = [threading.Event() for _ in range(4)]
+    after = {}
+
+    def a():
+        with mg.no_grad():
+            steps[0].set()
+            steps[1].wait(5)
+        after["a"] = _records()
+        steps[2].set()
+
+    def b():
+        steps[0].wait(5)
+        with mg.no_grad():
+            steps[1].set()
+            steps[2].wait(5)
+        after["b"] = _records()
+
+    threads = [threading.Thread(target=a), threading.Thread(target=b)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert after == {"a": True, "b": True} and _records() and mg.Config.enable_backprop
+
+
+def test_a_long_backward_in_one_thread_does_not_stop_recording_in_another():
+    started, release = threading.Event(), threading.Event()
+
+    class Slow(mg.Function):
+        def forward(self, x):
+            return x * 1.0
+
+        def backward(self, gy):
+            started.set()
+            release.wait(5)
+            return gy
+
+    x = mg.Variable(np.ones(3))
+    y = F.sum(Slow()(x))
+    t = threading.Thread(target=y.backward)
+    t.start()
+    started.wait(5)
+    recorded = _records()  # the other thread is inside backward, where graph recording is off
+    release.set()
+    t.join()
+    assert recorded and np.array_equal(x.grad.data, np.ones(3))
+
+
+def test_a_process_wide_assignment_is_seen_by_every_thread_outside_its_own_blocks():
+    seen = []
+    old = mg.Config.train
+    try:
+        mg.Config.train = False
+        t = threading.Thread(target=lambda: seen.append(mg.Config.train))
+        t.start()
+        t.join()
+        with mg.using_config("train", True):
+            seen.append(mg.Config.train)
+        seen.append(mg.Config.train)
+    finally:
+        mg.Config.train = old
+    assert seen == [False, True, False]
+
+
+def test_asyncio_tasks_have_their_own_settings():
+    async def task(use_no_grad, gate, seen, key):
+        if use_no_grad:
+            with mg.no_grad():
+                gate.set()
+                await asyncio.sleep(0.01)
+                seen[key] = _records()
+        else:
+            await gate.wait()
+            seen[key] = _records()  # runs while the other task is inside no_grad
+
+    async def main():
+        gate, seen = asyncio.Event(), {}
+        await asyncio.gather(task(True, gate, seen, "inside"), task(False, gate, seen, "outside"))
+        return seen
+
+    assert asyncio.run(main()) == {"inside": False, "outside": True}
+
+
+def _build(seed):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((64, 5)).astype(np.float32)
+    t = (x[:, 0] > 0).astype(np.int64) + (x[:, 1] > 0)
+    np.random.seed(seed)  # process-wide: models are built one at a time
+    model = mg.models.MLP((16, 3))
+    model(x)  # create the lazily sized weights now
+    return model, x, t
+
+
+def _fit(model, x, t, steps=20):
+    opt = O.Adam(0.01).setup(model)
+    for _ in range(steps):
+        h = model(x)
+        loss = F.softmax_cross_entropy(h, t) + F.sigmoid_bce(h[:, 0], (t == 1).astype(np.float32))
+        model.cleargrads()
+        loss.backward()
+        opt.update()
+        with mg.no_grad():  # an evaluation inside the loop flips this thread's switch only
+            model(x)
+    return [p.data.copy() for p in model.params()]
+
+
+def test_threads_training_their_own_models_match_training_alone():
+    alone = {seed: _fit(*_build(seed)) for seed in range(4)}
+    jobs = {seed: _build(seed) for seed in range(4)}
+    results = {}
+
+    def work(seed):
+        results[seed] = _fit(*jobs[seed])
+
+    threads = [threading.Thread(target=work, args=(seed,)) for seed in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == list(range(4))
+    for seed in range(4):
+        assert len(alone[seed]) == len(results[seed]) == 4
+        for a, b in zip(alone[seed], results[seed]):
+            np.testing.assert_allclose(b, a, rtol=1e-6, atol=0)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_trains_like_its_parent():
+    expected = _fit(*_build(7), steps=5)
+    read, write = os.pipe()
+    with mg.no_grad():  # the child starts from the parent's context: it re-enables recording itself
+        pid = os.fork()
+        if pid == 0:
+            try:
+                with mg.using_config("enable_backprop", True):
+                    got = _fit(*_build(7), steps=5)
+                ok = all(np.array_equal(a, b) for a, b in zip(expected, got))
+                os.write(write, b"1" if ok else b"0")
+            finally:
+                os._exit(0)
+    os.close(write)
+    answer = os.read(read, 1)
+    os.close(read)
+    os.waitpid(pid, 0)
+    assert answer == b"1"
