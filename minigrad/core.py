@@ -87,7 +87,7 @@ class Variable(arrays.NumpyFace):
 
     def _move(self, convert):
         for v in (self, self.grad):
-            data = None if v is None else convert(v._data)
+            data = None if v is None or v._data is None else convert(v._data)
             if data is not None and data is not v._data:
                 v.data = data
         return self
@@ -143,9 +143,18 @@ class Variable(arrays.NumpyFace):
 
 
 class Parameter(Variable):
-    """A Variable holding trainable state (collected by layers and updated by optimizers)."""
+    """A Variable holding trainable state (collected by layers and updated by optimizers). Parameter(None) is
+    lazily sized: its layer's first forward pass, or load_weights, assigns its array."""
 
     __slots__ = ()
+
+    def __init__(self, data, name=None):
+        super().__init__(np.zeros(0) if data is None else data, name)
+        if data is None:
+            self._data = None
+
+    def __repr__(self):
+        return f"parameter(None, name={self.name!r})" if self._data is None else super().__repr__()
 
 
 def as_array(x):

@@ -1,10 +1,9 @@
 """Layers: Parameters and sub-layers collected by attribute, saved to and loaded from .npz; Linear, Dropout."""
-import os
-
 import numpy as np
 
 import minigrad.functions as F
-from minigrad.backend import as_numpy, get_array_module
+from minigrad import checkpoint
+from minigrad.backend import get_array_module
 from minigrad.core import Parameter
 
 
@@ -53,30 +52,15 @@ class Layer:
         return self
 
     def save_weights(self, path):
-        """Write every Parameter to an .npz file (as NumPy arrays, from either device)."""
-        arrays = {name: as_numpy(p.data) for name, p in self.named_params()}
-        try:
-            np.savez_compressed(path, **arrays)
-        except BaseException:
-            if os.path.exists(path):
-                os.remove(path)
-            raise
+        """Write every Parameter to path ('.npz' added when missing), as NumPy arrays from either device. The
+        file is written beside the old one and renamed over it: a failed save leaves the old file whole."""
+        return checkpoint.save(dict(self.named_params()), path)
 
     def load_weights(self, path):
-        """Read Parameters saved by save_weights, onto each Parameter's current device and dtype."""
-        with np.load(path) as npz:
-            params = dict(self.named_params())
-            missing, extra = sorted(set(params) - set(npz.files)), sorted(set(npz.files) - set(params))
-            if missing or extra:
-                raise ValueError(f"load_weights: {path} does not match this {type(self).__name__}: "
-                                 f"missing {missing}, unexpected {extra} (run a forward pass first to "
-                                 f"create lazily sized parameters)")
-            for name, p in params.items():
-                if npz[name].shape != p.shape:
-                    raise ValueError(f"load_weights: {name} has shape {npz[name].shape} in {path}, "
-                                     f"expected {p.shape}")
-            for name, p in params.items():
-                p.data = get_array_module(p.data).asarray(npz[name], dtype=p.dtype)
+        """Read Parameters saved by save_weights (same path, '.npz' optional), onto each Parameter's current
+        device and dtype; lazily sized Parameters are created from the file. Everything is checked before
+        anything is assigned: an error leaves every Parameter as it was."""
+        checkpoint.load(dict(self.named_params()), path, type(self).__name__)
 
 
 class Linear(Layer):
@@ -85,7 +69,7 @@ class Linear(Layer):
     def __init__(self, out_size, *, in_size=None, nobias=False, dtype=np.float32):
         super().__init__()
         self.out_size, self.in_size, self.dtype = out_size, in_size, np.dtype(dtype)
-        self.W = None
+        self.W = Parameter(None, name="W")
         if in_size is not None:
             self._init_W(np)
         self.b = None if nobias else Parameter(np.zeros(out_size, dtype=self.dtype), name="b")
@@ -94,10 +78,10 @@ class Linear(Layer):
         # LeCun-style scale 1/sqrt(in_size), drawn in float64 then cast: the same weights for every dtype.
         scale = np.sqrt(1.0 / self.in_size)
         w = np.random.standard_normal((self.in_size, self.out_size)) * scale
-        self.W = Parameter(xp.asarray(w.astype(self.dtype)), name="W")
+        self.W.data = xp.asarray(w.astype(self.dtype))
 
     def forward(self, x):
-        if self.W is None:
+        if self.W.data is None:
             self.in_size = x.shape[-1]
             self._init_W(get_array_module(x))
             if self.b is not None and get_array_module(self.b.data) is not get_array_module(self.W.data):

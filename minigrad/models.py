@@ -17,6 +17,9 @@ class Sequential(Model):
         super().__init__()
         self.layers = list(layers)
         for i, layer in enumerate(layers):
+            if isinstance(layer, type):
+                raise TypeError(f"Sequential: layer {i} is the class {layer.__name__}, not a layer; pass an "
+                                f"instance such as {layer.__name__}(...)")
             if isinstance(layer, Layer):
                 setattr(self, f"l{i}", layer)
             elif not callable(layer):

@@ -1,0 +1,71 @@
+"""Parameters to and from .npz files: written to a temporary file and renamed, loaded all or nothing."""
+import os
+import tempfile
+import zipfile
+
+import numpy as np
+
+from minigrad.backend import as_numpy, get_array_module
+
+
+def npz_path(path):
+    """The file name used both ways: `path` with '.npz' added when it has no such suffix (as np.savez does)."""
+    path = os.fspath(path)
+    return path if path.endswith(".npz") else path + ".npz"
+
+
+def save(named_params, path):
+    """Write {name: Parameter} to path (see npz_path); the previous file survives any failure."""
+    path = npz_path(path)
+    arrays = {}
+    for name, p in named_params.items():
+        if p.data is None:
+            raise ValueError(f"save_weights: parameter {name} has no array yet (lazily sized: run a forward "
+                             f"pass or load_weights first)")
+        arrays[name] = as_numpy(p.data)
+    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp",
+                               dir=os.path.dirname(os.path.abspath(path)))
+    try:
+        with os.fdopen(fd, "wb") as f:
+            # The entries are written one by one, as np.savez does, so that no name can collide with a keyword
+            # of np.savez (a parameter called 'file' or 'allow_pickle').
+            with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+                for name, a in arrays.items():
+                    with zf.open(name + ".npy", "w", force_zip64=True) as entry:
+                        np.lib.format.write_array(entry, np.ascontiguousarray(a), allow_pickle=False)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return path
+
+
+def load(named_params, path, owner):
+    """Read a file written by save into {name: Parameter}: every entry is checked and converted before any
+    Parameter changes. Parameters without an array yet (lazily sized) take the file's shape and dtype."""
+    path = npz_path(path)
+    with np.load(path, allow_pickle=False) as npz:
+        missing = sorted(set(named_params) - set(npz.files))
+        extra = sorted(set(npz.files) - set(named_params))
+        if missing or extra:
+            raise ValueError(f"load_weights: {path} does not match this {owner}: missing {missing}, "
+                             f"unexpected {extra}")
+        stored = {name: npz[name] for name in named_params}
+    new = {}
+    for name, p in named_params.items():
+        a = stored[name]
+        if a.dtype.kind not in "fbiu":
+            raise TypeError(f"load_weights: {name} in {path} has dtype {a.dtype}, expected real numbers")
+        if p.data is None:  # lazily sized: created from the file
+            new[name] = a
+            continue
+        if a.shape != p.shape:
+            raise ValueError(f"load_weights: {name} has shape {a.shape} in {path}, expected {p.shape}")
+        if not np.can_cast(a.dtype, p.dtype, casting="same_kind"):
+            raise TypeError(f"load_weights: {name} has dtype {a.dtype} in {path}, which does not convert to "
+                            f"the parameter's {p.dtype}")
+        new[name] = get_array_module(p.data).asarray(a, dtype=p.dtype)
+    for name, p in named_params.items():
+        p.data = new[name]
