@@ -4,6 +4,17 @@ import math
 import numpy as np
 
 from minigrad.backend import get_array_module
+from minigrad.core import Variable
+
+
+def check_hyper(owner, **values):
+    """Each value a real number in its range (name=(value, low, high), high exclusive; None for none)."""
+    for name, (value, low, high) in values.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise TypeError(f"{owner}: {name} must be a real number, got {type(value).__name__} {value!r}")
+        if not math.isfinite(value) or value < low or (high is not None and value >= high):
+            where = f">= {low}" + ("" if high is None else f" and < {high}")
+            raise ValueError(f"{owner}: {name} must be {where}, got {value!r}")
 
 
 class Optimizer:
@@ -17,6 +28,11 @@ class Optimizer:
 
     def setup(self, target):
         """target: a Layer (its params()) or a list of Parameters."""
+        if not hasattr(target, "params"):
+            target = list(target) if isinstance(target, (list, tuple)) else target
+            if not isinstance(target, list) or not all(isinstance(p, Variable) for p in target):
+                raise TypeError(f"{type(self).__name__}.setup: expected a Layer or a list of Parameters, "
+                                f"got {type(target).__name__}")
         self.target = target
         return self
 
@@ -52,6 +68,7 @@ class Optimizer:
 class SGD(Optimizer):
     def __init__(self, lr=0.01):
         super().__init__()
+        check_hyper("SGD", lr=(lr, 0, None))
         self.lr = lr
 
     def update_one(self, p):
@@ -63,6 +80,7 @@ class MomentumSGD(Optimizer):
 
     def __init__(self, lr=0.01, momentum=0.9):
         super().__init__()
+        check_hyper("MomentumSGD", lr=(lr, 0, None), momentum=(momentum, 0, 1))
         self.lr, self.momentum = lr, momentum
 
     def update_one(self, p):
@@ -77,6 +95,7 @@ class AdaGrad(Optimizer):
 
     def __init__(self, lr=0.01, eps=1e-10):
         super().__init__()
+        check_hyper("AdaGrad", lr=(lr, 0, None), eps=(eps, 0, None))
         self.lr, self.eps = lr, eps
 
     def update_one(self, p):
@@ -91,6 +110,8 @@ class Adam(Optimizer):
 
     def __init__(self, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8):
         super().__init__()
+        check_hyper(type(self).__name__, lr=(lr, 0, None), beta1=(beta1, 0, 1), beta2=(beta2, 0, 1),
+                    eps=(eps, 0, None))
         self.lr, self.beta1, self.beta2, self.eps = lr, beta1, beta2, eps
 
     def update_one(self, p):
@@ -109,6 +130,7 @@ class AdamW(Adam):
 
     def __init__(self, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.01):
         super().__init__(lr, beta1, beta2, eps)
+        check_hyper("AdamW", weight_decay=(weight_decay, 0, None))
         self.weight_decay = weight_decay
 
     def update_one(self, p):
@@ -120,6 +142,7 @@ class WeightDecay:
     """Hook: g += rate * p (L2 regularisation, torch's weight_decay for SGD)."""
 
     def __init__(self, rate):
+        check_hyper("WeightDecay", rate=(rate, 0, None))
         self.rate = rate
 
     def __call__(self, params):
@@ -132,6 +155,7 @@ class ClipGrad:
     (torch.nn.utils.clip_grad_norm_)."""
 
     def __init__(self, max_norm):
+        check_hyper("ClipGrad", max_norm=(max_norm, 0, None))
         self.max_norm = max_norm
 
     def __call__(self, params):

@@ -5,6 +5,7 @@ import pytest
 import minigrad as mg
 import minigrad.functions as F
 from minigrad import optimizers as O
+from minigrad.models import MLP
 
 RNG = np.random.default_rng(0)
 A, B, P0 = RNG.standard_normal((4, 3)), RNG.standard_normal(4), RNG.standard_normal(3)
@@ -111,3 +112,22 @@ def test_trajectories_match_torch(name):
         opt.step()
         path.append(p.detach().numpy().copy())
     np.testing.assert_allclose(ours, np.array(path), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda: O.Adam(0.001, MLP([2])), r"Adam: beta1 must be a real number, got MLP"),
+    (lambda: O.SGD(lr="0.1"), r"SGD: lr must be a real number, got str '0.1'"),
+    (lambda: O.SGD(lr=-1.0), r"SGD: lr must be >= 0, got -1.0"),
+    (lambda: O.MomentumSGD(0.1, momentum=1.0), r"momentum must be >= 0 and < 1"),
+    (lambda: O.AdamW(weight_decay=float("nan")), r"weight_decay must be >= 0"),
+    (lambda: O.ClipGrad(True), r"max_norm must be a real number, got bool"),
+    (lambda: O.SGD().setup("model"), r"setup: expected a Layer or a list of Parameters, got str"),
+])
+def test_bad_hyperparameters_fail_at_construction(make, match):
+    with pytest.raises((TypeError, ValueError), match=match):
+        make()
+
+
+def test_sequential_refuses_a_class():
+    with pytest.raises(TypeError, match=r"layer 0 is the class Linear.*Linear\(\.\.\.\)"):
+        mg.models.Sequential(mg.layers.Linear, F.relu)
