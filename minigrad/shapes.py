@@ -22,7 +22,10 @@ def normalize_axis(axis, ndim, op):
     """
     if axis is None:
         return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else axis
+    if not isinstance(axes, (tuple, list)) or not all(
+            isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in axes):
+        raise TypeError(f"{op}: axis must be an int, a tuple of ints or None, got {axis!r}")
     n = max(ndim, 1)
     for a in axes:
         if not -n <= a < n:

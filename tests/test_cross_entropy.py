@@ -344,3 +344,36 @@ def test_a_call_description_is_immutable():
         call.eps = 0.2
     with pytest.raises(dataclasses.FrozenInstanceError):
         call.reduction.mode = "sum"
+
+
+@pytest.mark.parametrize("bad", [np.inf, np.nan, -np.inf], ids=["inf", "nan", "-inf"])
+@pytest.mark.parametrize("shape", [(6, 4), (3, 4, 5)], ids=str)
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_a_non_finite_weight_of_a_class_no_target_uses_does_not_matter(bad, shape, reduction):
+    """Inverse class frequencies give an absent class an infinite weight: without label smoothing only the
+    targets' weights enter the loss (docs/losses.md#softmax_cross_entropy)."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal(shape)
+    t = rng.integers(0, 3, shape[:1] + shape[2:])  # class 3 unused
+    t.reshape(-1)[0] = -100
+    w = np.array([0.5, 2.0, 1.5, bad])
+    ref_x = mg.Variable(x)
+    ref = F.nll_loss(F.log_softmax(ref_x, axis=1), t, weight=w, reduction=reduction)
+    ref.backward(np.ones(ref.shape))
+    xv = mg.Variable(x)
+    y = F.softmax_cross_entropy(xv, t, weight=w, reduction=reduction)
+    y.backward(np.ones(y.shape))
+    assert np.isfinite(y.data).all() and np.isfinite(xv.grad.data).all()
+    np.testing.assert_allclose(y.data, ref.data, rtol=1e-12)
+    np.testing.assert_allclose(xv.grad.data, ref_x.grad.data, rtol=1e-12, atol=1e-15)
+    hv = mg.grad(F.sum(mg.grad(F.softmax_cross_entropy(xv, t, weight=w, reduction=reduction), xv,
+                               np.ones(y.shape), create_graph=True)[0] ** 2), xv)[0]
+    assert np.isfinite(hv.data).all()
+    with np.errstate(invalid="ignore"):  # with label smoothing every weight enters, as in torch
+        assert not np.isfinite(F.softmax_cross_entropy(x, t, weight=w, label_smoothing=0.1).data)
+    torch = pytest.importorskip("torch")
+    tx = torch.tensor(x, requires_grad=True)
+    ty = torch.nn.functional.cross_entropy(tx, torch.tensor(t), weight=torch.tensor(w), reduction=reduction)
+    ty.backward(torch.ones_like(ty))
+    np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(xv.grad.data, tx.grad.numpy(), rtol=1e-10, atol=1e-15)

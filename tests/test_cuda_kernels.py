@@ -96,6 +96,15 @@ def test_cross_entropy_kernels_at_the_extremes(dtype, launches):
     assert launches.count("forward") >= 4 and "gradient" in launches
 
 
+def test_cross_entropy_kernels_ignore_the_weight_of_an_unused_class(launches):
+    x = np.random.default_rng(4).standard_normal((4, 3))
+    t = np.array([0, 1, 1, -100])
+    host, device = _both(F.softmax_cross_entropy, x, t, dict(weight=np.array([1.0, 2.0, np.inf])))
+    assert all(np.isfinite(a).all() for a in host + device)
+    _close(host, device, np.float64)
+    assert "gradient" in launches
+
+
 def test_cross_entropy_kernel_gradient_passes_gradcheck(cupy, launches):
     x = mg.as_cupy(np.random.default_rng(3).standard_normal((2, 3)))
     t = mg.as_cupy(np.array([2, 0]))

@@ -105,7 +105,8 @@ def gradient(x, q, t, valid, wt, mass, w, has_w, probs, eps, n_classes, inner, l
     for c in range(cuda.threadIdx.x, n_classes, cuda.blockDim.x):
         i = base + c * inner
         wc = float64(w[c]) if has_w else 1.0
-        target = wc * ((1 - eps) * float64(q[i]) + eps / n_classes) if probs else (eps / n_classes) * wc
+        # Without smoothing a class weight enters only through wt[p]: an inf weight of an unused class is not 0 * inf.
+        target = wc * ((1 - eps) * float64(q[i]) + eps / n_classes) if probs else (eps / n_classes) * wc if eps else 0.0
         if c == tp:
             target += (1 - eps) * wt[p]
         g[i] = kp * (mp * math.exp((float64(x[i]) - top) - logs) - target)

@@ -8,8 +8,8 @@ from minigrad import cuda, numerics
 from minigrad.backend import get_array_module, like
 from minigrad.blocks import for_blocks
 from minigrad.config import Config
-from minigrad.core import Function, as_array, as_variable
-from minigrad.losses.checks import float_target, on_input_backend
+from minigrad.core import Function, as_variable
+from minigrad.losses.checks import float_target, on_input_backend, real_numbers
 from minigrad.losses.reduction import Reduction, check_reduction
 from minigrad.ops.activations import log_sigmoid, sigmoid
 from minigrad.ops.arithmetic import log
@@ -188,7 +188,7 @@ def _weight(weight, x, name, op):
     if weight is None:
         return None
     shape = x.shape
-    w = get_array_module(x).asarray(like(x, as_array(weight)), dtype=x.dtype)
+    w = get_array_module(x).asarray(like(x, real_numbers(weight, name, op)), dtype=x.dtype)
     try:
         ok = np.broadcast_shapes(w.shape, shape) == tuple(shape)
     except ValueError:

@@ -8,8 +8,8 @@ from minigrad import cuda
 from minigrad.backend import get_array_module
 from minigrad.blocks import for_blocks
 from minigrad.config import Config
-from minigrad.core import Function, as_array, as_variable
-from minigrad.losses.checks import class_weight, float_target, on_input_backend
+from minigrad.core import Function, Variable, as_array, as_variable
+from minigrad.losses.checks import check_ignore_index, class_weight, float_target, on_input_backend, real_numbers
 from minigrad.losses.nll import NLLLoss, nll_loss
 from minigrad.losses.reduction import Reduction, check_reduction
 from minigrad.losses.targets import Layout, class_index_targets
@@ -43,7 +43,9 @@ class CrossEntropyCall:
         c = self.layout.c
         w_b = None if self.w is None else self.w.reshape((1, c) + (1,) * (len(self.layout.view) - 2))
         mass = None
-        if self.targets is not None:
+        if self.targets is not None and not self.eps:  # only the targets' weights enter (an unused one may be inf)
+            mass = self.targets.wt
+        elif self.targets is not None:
             w_sum = c if self.w is None else self.w.sum()
             valid = self.targets.valid.astype(self.targets.wt.dtype)
             mass = (1 - self.eps) * self.targets.wt + ((self.eps / c) * w_sum) * valid
@@ -252,7 +254,8 @@ def describe(x, t, *, weight=None, ignore_index=-100, reduction="mean", label_sm
     lay = Layout.of(x.shape, op)
     if lay.c == 0:
         raise ValueError(f"{op}: expected at least one class, got input shape {x.shape}")
-    shape = getattr(as_array(t), "shape", None)
+    t = t if isinstance(t, Variable) else real_numbers(t, "target", op)
+    shape = as_array(t).shape
     if shape not in (x.shape, lay.out_shape):
         raise ValueError(f"{op}: target shape {shape} does not match input shape {x.shape}; expected "
                          f"{lay.out_shape} for class indices or {x.shape} for class probabilities")
@@ -263,6 +266,7 @@ def describe(x, t, *, weight=None, ignore_index=-100, reduction="mean", label_sm
     if t_data.dtype.kind != "f":
         raise TypeError(f"{op}: targets shaped like the input {x.shape} are class probabilities and must "
                         f"be floating point, got {t_data.dtype}; class indices have shape {lay.out_shape}")
+    check_ignore_index(ignore_index, op)
     if ignore_index >= 0:
         raise ValueError(f"{op}: ignore_index={ignore_index} is not supported for probability targets; "
                          f"expected a negative ignore_index")

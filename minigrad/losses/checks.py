@@ -1,4 +1,7 @@
 """Validation shared by the losses: class counts, class-index targets, class weights."""
+import numbers
+
+from minigrad.arrays import to_array
 from minigrad.backend import get_array_module, like
 from minigrad.config import Config
 from minigrad.core import Variable, as_array, as_variable
@@ -16,6 +19,19 @@ def class_count(x_shape, op):
 def index_target_shape(x_shape):
     """The shape class-index targets must have: the input's shape without the class axis."""
     return () if len(x_shape) == 1 else (x_shape[0],) + tuple(x_shape[2:])
+
+
+def real_numbers(a, name, op):
+    """The array of a (an array, Variable, number or nested list); TypeError naming `name` unless it holds real
+    numbers (no object, string or complex arrays)."""
+    return to_array(as_array(a), f"{op}: {name}")
+
+
+def check_ignore_index(ignore_index, op):
+    """ignore_index must be an integer (not a float, None or bool: 1.0 would quietly ignore class 1)."""
+    if isinstance(ignore_index, bool) or not isinstance(ignore_index, numbers.Integral):
+        raise TypeError(f"{op}: ignore_index must be an integer, got {type(ignore_index).__name__} "
+                        f"{ignore_index!r}")
 
 
 def class_targets(x_shape, t, ignore_index, op):
@@ -49,10 +65,9 @@ def class_weight(weight, c, dtype, op, x):
     never differentiated."""
     if weight is None:
         return None
-    w = as_array(weight)
-    if getattr(w, "shape", None) != (c,):
-        shape = getattr(w, "shape", type(w).__name__)
-        raise ValueError(f"{op}: weight of shape {shape} does not match {c} classes; expected ({c},)")
+    w = real_numbers(weight, "weight", op)
+    if w.shape != (c,):
+        raise ValueError(f"{op}: weight of shape {w.shape} does not match {c} classes; expected ({c},)")
     return get_array_module(x).asarray(like(x, w), dtype=dtype)
 
 
@@ -60,7 +75,7 @@ def on_input_backend(t, x, op):
     """The data of target t on the backend of the input's array x (a number or 0-d host array is copied to
     the device); TypeError naming both for a host array beside a device one, and for a float target
     Variable that would lose its gradient by being copied."""
-    data = like(x, as_array(t))
+    data = like(x, real_numbers(t, "target", op))
     if isinstance(t, Variable) and data is not t.data and t.requires_grad:
         raise TypeError(f"{op}: the target Variable is on the host and the input on the device; "
                         f"move it with to_gpu()")

@@ -5,7 +5,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from minigrad.backend import get_array_module
-from minigrad.losses.checks import class_count, class_targets, class_weight, index_target_shape, on_input_backend
+from minigrad.losses.checks import (
+    check_ignore_index,
+    class_count,
+    class_targets,
+    class_weight,
+    index_target_shape,
+    on_input_backend,
+)
 from minigrad.losses.reduction import Reduction
 
 
@@ -75,6 +82,7 @@ class ClassTargets:
 
 def class_index_targets(x, t, weight, ignore_index, op):
     """Validate class-index targets and a (C,) weight for logits x (an array); return (layout, ClassTargets, weight)."""
+    check_ignore_index(ignore_index, op)
     layout, dtype = Layout.of(x.shape, op), x.dtype
     t = on_input_backend(t, x, op)
     valid = class_targets(layout.x_shape, t, ignore_index, op)

@@ -20,16 +20,16 @@ class _AlongAxis(Function):
         self.axis = axis
 
     def forward(self, x):
-        self.axes = normalize_axis(class_axis(x.ndim) if self.axis is None else self.axis, x.ndim,
-                                    type(self).__name__.lower())
+        self.axes = normalize_axis(class_axis(x.ndim) if self.axis is None else self.axis, x.ndim, self.op)
         if len(self.axes) > 1:
-            raise ValueError(f"{type(self).__name__.lower()}: expected one axis, got {self.axis}")
+            raise ValueError(f"{self.op}: expected one axis, got {self.axis}")
         self.ax = self.axes[0] if self.axes else None  # None for a 0-d input
         return self.compute(x)
 
 
 class Softmax(_AlongAxis):
     saves_inputs = False  # backward reads the output only
+    op = "softmax"
 
     def compute(self, x):
         return numerics.softmax(x, self.ax)
@@ -41,6 +41,7 @@ class Softmax(_AlongAxis):
 
 class LogSoftmax(_AlongAxis):
     saves_inputs = False  # backward reads the output only
+    op = "log_softmax"
 
     def compute(self, x):
         return numerics.log_softmax(x, self.ax)
@@ -51,6 +52,7 @@ class LogSoftmax(_AlongAxis):
 
 
 class LogSumExp(_AlongAxis):
+    op = "logsumexp"
     def __init__(self, axis, keepdims):
         super().__init__(axis)
         self.keepdims = keepdims

@@ -1,4 +1,7 @@
 """Elementwise functions: exp, trigonometric, tanh, sqrt, square, abs, clip, relu, where, astype, dropout."""
+import math
+import numbers
+
 import numpy as np
 
 from minigrad.backend import get_array_module, operands
@@ -102,8 +105,13 @@ class ReLU(_Masked):
 
 class Clip(_Masked):
     def __init__(self, x_min, x_max):
-        self.x_min = x_min
-        self.x_max = x_max
+        for name, bound in (("x_min", x_min), ("x_max", x_max)):
+            if bound is not None and (isinstance(bound, bool) or not isinstance(bound, numbers.Real)):
+                raise TypeError(f"clip: {name} must be a real number or None, got {type(bound).__name__} {bound!r}")
+        if x_min is None and x_max is None:
+            raise TypeError("clip: x_min and x_max are both None; give at least one bound")
+        self.x_min = -math.inf if x_min is None else x_min
+        self.x_max = math.inf if x_max is None else x_max
 
     def forward(self, x):
         xp = get_array_module(x)
@@ -171,7 +179,8 @@ def relu(x):
 
 
 def clip(x, x_min, x_max):
-    """x limited to [x_min, x_max]; the gradient passes where x lies inside (bounds included)."""
+    """x limited to [x_min, x_max] (either may be None: no bound); the gradient passes where x lies inside
+    (bounds included)."""
     return Clip(x_min, x_max)(x)
 
 
