@@ -5,8 +5,10 @@ from minigrad.backend import get_array_module
 
 
 def logsumexp(x, axis):
-    """log(sum(exp(x), axis)) with keepdims: -inf for all -inf slices, inf with an inf element."""
+    """log(sum(exp(x), axis)) with keepdims: -inf for all -inf slices and empty ones, inf with an inf element."""
     xp = get_array_module(x)
+    if x.size == 0:  # max has no identity; the log of an empty sum is -inf
+        return xp.full(x.sum(axis=axis, keepdims=True).shape, -np.inf, dtype=x.dtype)
     m = x.max(axis=axis, keepdims=True)
     m = xp.where(xp.isinf(m), 0, m).astype(x.dtype, copy=False)  # so that x - m is never inf - inf
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
@@ -15,6 +17,8 @@ def logsumexp(x, axis):
 
 def softmax(x, axis):
     xp = get_array_module(x)
+    if x.size == 0:
+        return xp.empty_like(x)
     with np.errstate(invalid="ignore"):
         e = xp.exp(x - x.max(axis=axis, keepdims=True))  # the max shift keeps exp in range
         e /= e.sum(axis=axis, keepdims=True)
@@ -24,6 +28,8 @@ def softmax(x, axis):
 def log_softmax(x, axis):
     """x - logsumexp(x), NaN for slices that are all -inf or hold +inf (as torch)."""
     xp = get_array_module(x)
+    if x.size == 0:
+        return xp.empty_like(x)
     with np.errstate(invalid="ignore", divide="ignore"):
         z = x - x.max(axis=axis, keepdims=True)
         z -= xp.log(xp.exp(z).sum(axis=axis, keepdims=True))

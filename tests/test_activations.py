@@ -99,3 +99,33 @@ def test_log_softmax_gradient_is_composite_of_softmax():
 @pytest.mark.parametrize("fn", [F.softmax, F.log_softmax, F.logsumexp])
 def test_third_derivative_exists(fn):
     assert mg.gradgradcheck(lambda x: F.sum(fn(x) ** 2, axis=0), (RNG.standard_normal((2, 3)),))
+
+
+@pytest.mark.parametrize("fn", [F.softmax, F.log_softmax], ids=lambda f: f.__name__)
+def test_softmax_over_an_empty_axis_is_empty(fn):
+    x = mg.Variable(np.zeros((2, 0)))
+    y = fn(x, axis=1)
+    assert y.shape == (2, 0)
+    y.backward(np.zeros((2, 0)))
+    assert x.grad.shape == (2, 0)
+    assert fn(np.zeros((0, 3)), axis=1).shape == (0, 3)
+
+
+def test_logsumexp_of_an_empty_axis_is_minus_inf():
+    x = mg.Variable(np.zeros((2, 0)))
+    y = F.logsumexp(x, axis=1)
+    assert y.data.tolist() == [-np.inf, -np.inf]
+    F.sum(y).backward()
+    assert x.grad.shape == (2, 0)
+    assert F.logsumexp(np.zeros((0, 3)), axis=1).shape == (0,)
+
+
+def test_logsumexp_takes_a_tuple_of_axes():
+    x = np.random.default_rng(3).standard_normal((2, 3, 4)) * 50
+    for axis, keepdims in [((0, 2), False), ((0, 2), True), ((-1, 1), False), ((0, 1, 2), False)]:
+        m = x.max(axis=axis, keepdims=True)
+        ref = np.log(np.exp(x - m).sum(axis=axis, keepdims=True)) + m
+        ref = ref if keepdims else ref.squeeze(axis)
+        np.testing.assert_allclose(F.logsumexp(x, axis=axis, keepdims=keepdims).data, ref, rtol=1e-13)
+        mg.gradcheck(lambda v: F.logsumexp(v, axis=axis, keepdims=keepdims), [x / 50])
+        mg.gradgradcheck(lambda v: F.logsumexp(v, axis=axis, keepdims=keepdims), [x / 50])

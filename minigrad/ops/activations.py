@@ -14,16 +14,18 @@ def class_axis(ndim):
 
 
 class _AlongAxis(Function):
-    """A Function over one axis (default: the class axis), validated against the input."""
+    """A Function over one axis (default: the class axis; several where many_axes), validated against the input."""
+
+    many_axes = False
 
     def __init__(self, axis):
         self.axis = axis
 
     def forward(self, x):
         self.axes = normalize_axis(class_axis(x.ndim) if self.axis is None else self.axis, x.ndim, self.op)
-        if len(self.axes) > 1:
+        if len(self.axes) > 1 and not self.many_axes:
             raise ValueError(f"{self.op}: expected one axis, got {self.axis}")
-        self.ax = self.axes[0] if self.axes else None  # None for a 0-d input
+        self.ax = self.axes if self.many_axes else self.axes[0] if self.axes else None  # None for a 0-d input
         return self.compute(x)
 
 
@@ -53,6 +55,7 @@ class LogSoftmax(_AlongAxis):
 
 class LogSumExp(_AlongAxis):
     op = "logsumexp"
+    many_axes = True
     def __init__(self, axis, keepdims):
         super().__init__(axis)
         self.keepdims = keepdims
@@ -100,7 +103,8 @@ def log_softmax(x, axis=None):
 
 
 def logsumexp(x, axis=None, keepdims=False):
-    """log(sum(exp(x))) along axis (default as softmax), without overflow."""
+    """log(sum(exp(x))) along axis (an int or a tuple of ints; default as softmax), without overflow; -inf over
+    an empty axis."""
     return LogSumExp(axis, keepdims)(check_float(as_variable(x), "logsumexp"))
 
 
