@@ -129,3 +129,23 @@ def test_logsumexp_takes_a_tuple_of_axes():
         np.testing.assert_allclose(F.logsumexp(x, axis=axis, keepdims=keepdims).data, ref, rtol=1e-13)
         mg.gradcheck(lambda v: F.logsumexp(v, axis=axis, keepdims=keepdims), [x / 50])
         mg.gradgradcheck(lambda v: F.logsumexp(v, axis=axis, keepdims=keepdims), [x / 50])
+
+
+def test_sigmoid_and_log_sigmoid_derivatives_are_accurate_in_both_tails():
+    """sigmoid' = e / (1 + e)^2 and sigmoid'' = sigmoid' * -sign(x) (1 - e) / (1 + e), e = exp(-|x|): the
+    form y (1 - y) would give 0 wherever y rounds to 1 (docs/losses.md#conventions)."""
+    xs = np.array([-700.0, -100.0, -40.0, -30.0, -5.0, -0.5, 0.5, 5.0, 30.0, 40.0, 100.0, 700.0])
+    e = np.exp(-np.abs(xs))
+    d1 = e / (1 + e) ** 2
+    d2 = d1 * -np.sign(xs) * (1 - e) / (1 + e)
+    d3 = d1 * (1 - 6 * d1)  # sigmoid''' = sigmoid' (1 - 6 sigmoid')
+    x = mg.Variable(xs)
+    g1, = mg.grad(F.sum(F.sigmoid(x)), x, create_graph=True)
+    g2, = mg.grad(F.sum(g1), x, create_graph=True)
+    g3, = mg.grad(F.sum(g2), x)
+    for got, want in [(g1, d1), (g2, d2), (g3, d3)]:
+        np.testing.assert_allclose(got.data, want, rtol=1e-12, atol=0)
+    h1, = mg.grad(F.sum(F.log_sigmoid(x)), x, create_graph=True)
+    h2, = mg.grad(F.sum(h1), x)
+    np.testing.assert_allclose(h1.data, 1 / (1 + np.exp(xs)), rtol=1e-12, atol=0)
+    np.testing.assert_allclose(h2.data, -d1, rtol=1e-12, atol=0)

@@ -72,14 +72,13 @@ class LogSumExp(_AlongAxis):
 
 
 class Sigmoid(Function):
-    saves_inputs = False  # backward reads the output only
-
     def forward(self, x):
         return numerics.sigmoid(x)
 
     def backward(self, gy):
-        y = self.outputs[0]()
-        return gy * y * (1 - y)
+        # sigmoid'(x) = sigmoid(x) sigmoid(-x), accurate in both tails where y (1 - y) rounds to 0 at y = 1;
+        # built from Sigmoid again, so every higher derivative keeps that accuracy.
+        return gy * self.outputs[0]() * sigmoid(neg(self.inputs[0]))
 
 
 class LogSigmoid(Function):
