@@ -53,6 +53,15 @@ class NumpyFace:
         a, b = inputs
         return getattr(a, names[0])(b) if isinstance(a, NumpyFace) else getattr(b, names[1])(a)
 
+    # Comparisons give plain arrays (nothing to differentiate); hashing stays by identity.
+    def __eq__(self, other): return self.data == _plain(other)
+    def __ne__(self, other): return self.data != _plain(other)
+    def __lt__(self, other): return self.data < _plain(other)
+    def __le__(self, other): return self.data <= _plain(other)
+    def __gt__(self, other): return self.data > _plain(other)
+    def __ge__(self, other): return self.data >= _plain(other)
+    __hash__ = object.__hash__
+
     def __array__(self, dtype=None, copy=None):
         raise TypeError("a Variable is not an array: np.asarray(x), np.mean(x) and the like would drop the "
                         "graph; use minigrad.functions (F.mean(x)) or x.data for the array")
@@ -69,6 +78,10 @@ class NumpyFace:
 
     def __format__(self, spec):
         return format(float(self), spec) if spec else str(self)
+
+
+def _plain(x):
+    return x.data if isinstance(x, NumpyFace) else x
 
 
 def _item(a, what="number"):

@@ -127,15 +127,6 @@ class Variable(arrays.NumpyFace):
     def sum(self, axis=None, keepdims=False):
         return _OPS["Sum"](axis, keepdims)(self)
 
-    # Comparisons give plain arrays (nothing to differentiate); hashing stays by identity.
-    def __eq__(self, other): return self.data == as_array(other)
-    def __ne__(self, other): return self.data != as_array(other)
-    def __lt__(self, other): return self.data < as_array(other)
-    def __le__(self, other): return self.data <= as_array(other)
-    def __gt__(self, other): return self.data > as_array(other)
-    def __ge__(self, other): return self.data >= as_array(other)
-    __hash__ = object.__hash__
-
     def backward(self, grad=None, retain_grad=False, create_graph=False):
         """Accumulate d(self)/d(leaf) * grad into every leaf's .grad (grad defaults to ones); each .grad is an
         array of its own. create_graph=True records the gradients' graph (warns: mg.grad avoids a cycle)."""

@@ -1,8 +1,8 @@
 """The kit for writing Functions: broadcasting, axes, reduced shapes and input checks, with minigrad's errors."""
 import numpy as np
 
-__all__ = ["broadcast_shapes", "check_float", "keepdims_shape", "normalize_axis", "reduced_size", "sum_to",
-           "unbroadcast"]
+__all__ = ["broadcast_shapes", "check_float", "keepdims_shape", "normalize_axis", "reduced_size", "sum_array",
+           "sum_to", "unbroadcast"]
 
 
 def broadcast_shapes(op, *shapes):
@@ -60,6 +60,14 @@ def sum_to(x, shape):
     return unbroadcast(x, shape)
 
 
+def sum_array(a, axis, keepdims=False):
+    """The array a summed over axis; float16 accumulates in float32 (the result is float16), as in torch."""
+    if a.dtype == np.float16:
+        with np.errstate(over="ignore"):  # a sum beyond 65504 is inf, as in torch
+            return a.sum(axis=axis, keepdims=keepdims, dtype=np.float32).astype(np.float16)
+    return a.sum(axis=axis, keepdims=keepdims)
+
+
 def unbroadcast(g, shape):
     """The gradient g of a broadcast result, summed back to the operand's shape (g itself if it has it).
 
@@ -72,7 +80,7 @@ def unbroadcast(g, shape):
     lead = g.ndim - len(shape)
     axes = tuple(range(lead)) + tuple(i + lead for i, s in enumerate(shape) if s == 1 and g.shape[i + lead] != 1)
     if axes:
-        g = g.sum(axes, keepdims=True)
+        g = g.sum(axes, keepdims=True) if hasattr(g, "creator") else sum_array(g, axes, True)
     return g.reshape(shape) if g.shape != shape else g
 
 

@@ -13,7 +13,7 @@ from minigrad.losses.checks import float_target, on_input_backend, real_numbers
 from minigrad.losses.reduction import Reduction, check_reduction
 from minigrad.ops.activations import log_sigmoid, sigmoid
 from minigrad.ops.arithmetic import log
-from minigrad.ops.elementwise import clip
+from minigrad.ops.elementwise import clip, float32_for_half
 from minigrad.shapes import check_float
 
 BLOCK = 1 << 16  # elements per block: the loss's five temporaries of a block fit in L2
@@ -202,7 +202,6 @@ def _weight(weight, x, name, op):
 def _float_target(t, x, op):
     """t as a Variable of x's dtype, shape and backend; integer and bool targets become constants."""
     data = on_input_backend(t, x.data, op)
-    data = data if hasattr(data, "shape") else np.asarray(data)
     shape = data.shape
     if shape != x.shape:
         raise ValueError(f"{op}: target shape {shape} does not match input shape {x.shape}; "
@@ -210,8 +209,6 @@ def _float_target(t, x, op):
     kind = data.dtype.kind
     if kind in "biu":
         return as_variable(data.astype(x.dtype))
-    if kind != "f":
-        raise TypeError(f"{op}: expected float, integer or bool targets, got {data.dtype}")
     return float_target(t, data, x.dtype)
 
 
@@ -236,6 +233,7 @@ def describe(x, t, *, weight=None, pos_weight=None, reduction="mean", op="sigmoi
     return BCECall(x.shape, w, pw, red), (x, t)
 
 
+@float32_for_half
 def sigmoid_bce(x, t, *, weight=None, pos_weight=None, reduction="mean"):
     """Binary cross entropy of logits x against targets t of the same shape, fused and exact.
 
@@ -253,6 +251,7 @@ def sigmoid_bce(x, t, *, weight=None, pos_weight=None, reduction="mean"):
 binary_cross_entropy_with_logits = sigmoid_bce
 
 
+@float32_for_half
 def sigmoid_bce_simple(x, t, *, weight=None, pos_weight=None, reduction="mean"):
     """sigmoid_bce as a composite graph of log_sigmoid and arithmetic: what the fused loss equals.
 
@@ -265,6 +264,7 @@ def sigmoid_bce_simple(x, t, *, weight=None, pos_weight=None, reduction="mean"):
     return call.reduction.reduce(loss if call.w is None else loss * call.w)
 
 
+@float32_for_half
 def binary_cross_entropy(p, t, *, weight=None, reduction="mean"):
     """Binary cross entropy of probabilities p against targets t of the same shape, both in [0, 1].
 

@@ -14,6 +14,7 @@ from minigrad.losses.nll import NLLLoss, nll_loss
 from minigrad.losses.reduction import Reduction, check_reduction
 from minigrad.losses.targets import Layout, class_index_targets
 from minigrad.ops.activations import log_softmax, softmax
+from minigrad.ops.elementwise import float32_for_half
 from minigrad.ops.reductions import sum
 from minigrad.ops.shaping import reshape
 from minigrad.shapes import check_float
@@ -276,6 +277,7 @@ def describe(x, t, *, weight=None, ignore_index=-100, reduction="mean", label_sm
     return CrossEntropyCall(lay, red, eps, w, None), (x, q)
 
 
+@float32_for_half
 def softmax_cross_entropy(x, t, *, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
     """Cross entropy of logits x (C,), (N, C) or (N, C, d1, ...) against targets t, fused and exact.
 
@@ -294,6 +296,7 @@ def softmax_cross_entropy(x, t, *, weight=None, ignore_index=-100, reduction="me
 cross_entropy = softmax_cross_entropy
 
 
+@float32_for_half
 def softmax_cross_entropy_simple(x, t, *, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
     """softmax_cross_entropy as a composite graph of log_softmax, nll_loss and sums: what the fused loss equals.
 

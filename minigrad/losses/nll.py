@@ -5,6 +5,7 @@ from minigrad.backend import get_array_module
 from minigrad.core import Function, as_variable
 from minigrad.losses.reduction import check_reduction
 from minigrad.losses.targets import class_index_targets
+from minigrad.ops.elementwise import float32_for_half
 
 
 class NLLLoss(Function):
@@ -47,6 +48,7 @@ class NLLLossGrad(Function):
         return NLLLoss(self.layout, self.targets, self.reduction)(ggx)
 
 
+@float32_for_half
 def nll_loss(x, t, *, weight=None, ignore_index=-100, reduction="mean"):
     """Negative log-likelihood of log-probabilities x (C,), (N, C) or (N, C, d1, ...) at targets t.
 

@@ -2,7 +2,7 @@
 from minigrad import numerics
 from minigrad.core import Function, as_variable
 from minigrad.ops.arithmetic import neg
-from minigrad.ops.elementwise import exp
+from minigrad.ops.elementwise import exp, float32_for_half
 from minigrad.ops.reductions import sum
 from minigrad.ops.shaping import unreduce
 from minigrad.shapes import check_float, normalize_axis
@@ -91,16 +91,19 @@ class LogSigmoid(Function):
         return gy * sigmoid(neg(self.inputs[0]))
 
 
+@float32_for_half
 def softmax(x, axis=None):
     """exp(x) / sum(exp(x)) along axis (default: 1 for 2+ dimensions, else 0), stable at any scale."""
     return Softmax(axis)(check_float(as_variable(x), "softmax"))
 
 
+@float32_for_half
 def log_softmax(x, axis=None):
     """x - logsumexp(x) along axis (default as softmax), exact for logits of any magnitude."""
     return LogSoftmax(axis)(check_float(as_variable(x), "log_softmax"))
 
 
+@float32_for_half
 def logsumexp(x, axis=None, keepdims=False):
     """log(sum(exp(x))) along axis (an int or a tuple of ints; default as softmax), without overflow; -inf over
     an empty axis."""

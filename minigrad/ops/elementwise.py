@@ -1,4 +1,5 @@
 """Elementwise functions: exp, trigonometric, tanh, sqrt, square, abs, clip, relu, where, astype, dropout."""
+import functools
 import math
 import numbers
 
@@ -146,6 +147,17 @@ def exp(x):
 def astype(x, dtype):
     """x converted to dtype (a float dtype for gradients to flow)."""
     return AsType(dtype)(x)
+
+
+def float32_for_half(fn):
+    """fn(x, ...) computed in float32 when x is float16, its result returned as float16: how half precision
+    reductions, softmax and the losses accumulate (as in torch); the gradient comes back as float16."""
+    @functools.wraps(fn)
+    def in_float32(x, *args, **kwargs):
+        if getattr(as_array(x), "dtype", None) != np.float16:
+            return fn(x, *args, **kwargs)
+        return astype(fn(astype(x, np.float32), *args, **kwargs), np.float16)
+    return in_float32
 
 
 def sin(x):

@@ -1,8 +1,9 @@
 """Reductions: sum, mean, and max and min (whose gradient goes to the arg-max / arg-min elements)."""
 from minigrad.backend import get_array_module
 from minigrad.core import Function, as_variable
+from minigrad.ops.elementwise import float32_for_half
 from minigrad.ops.shaping import unreduce
-from minigrad.shapes import keepdims_shape, normalize_axis, reduced_size
+from minigrad.shapes import keepdims_shape, normalize_axis, reduced_size, sum_array
 
 
 class _OverAxes(Function):
@@ -23,7 +24,7 @@ class Sum(_OverAxes):
     def forward(self, x):
         self.axes = normalize_axis(self.axis, x.ndim, "sum")
         self.x_shape = x.shape
-        return x.sum(axis=self.axes, keepdims=self.keepdims)
+        return sum_array(x, self.axes, self.keepdims)
 
     def backward(self, gy):
         return unreduce(gy, self.x_shape, self.axes, self.keepdims)
@@ -34,6 +35,7 @@ def sum(x, axis=None, keepdims=False):
     return Sum(axis, keepdims)(x)
 
 
+@float32_for_half
 def mean(x, axis=None, keepdims=False):
     """Mean over axis (an int, a tuple, or None for all)."""
     x = as_variable(x)

@@ -1,0 +1,99 @@
+"""float16 accumulates in float32 and returns float16: reductions, softmax family, every loss
+(docs/losses.md#conventions)."""
+import numpy as np
+import pytest
+
+import minigrad as mg
+import minigrad.functions as F
+
+RNG = np.random.default_rng(0)
+
+
+def _run(fn, x, dtype):
+    v = mg.Variable(x.astype(np.float16).astype(dtype))  # the reference sees the same (rounded) input
+    y = fn(v)
+    gy = np.random.default_rng(1).uniform(0.5, 1.5, y.shape).astype(np.float16)
+    y.backward(gy.astype(dtype))
+    return y, v.grad
+
+
+def _within_one_ulp(got, ref):
+    """got (float16) within one float16 ulp of the float64 reference (or of the smallest subnormal step), plus
+    what float32 accumulation may lose to cancellation (64 float32 ulps of the largest element)."""
+    step = np.maximum(np.spacing(np.abs(ref).astype(np.float16)).astype(np.float64), 2.0 ** -24)
+    step = step + 64 * np.finfo(np.float32).eps * np.abs(ref).max()
+    err = np.abs(got.astype(np.float64) - ref)
+    assert (err <= step).all(), f"max error {err.max()} ulps {(err / step).max()}"
+
+
+N = 300 * 256  # 76,800 elements: more than float16's largest finite value, 65,504
+X = RNG.standard_normal((300, 256))
+T_IDX = RNG.integers(0, 256, 300)
+T_BIN = (RNG.uniform(size=(300, 256)) < 0.3).astype(np.float64)
+P = RNG.uniform(0.05, 0.95, (300, 256))
+Q = RNG.dirichlet(np.ones(256), 300)
+CASES = {
+    "sum": lambda x: F.sum(x, axis=1),
+    "mean": F.mean,
+    "mean-axis": lambda x: F.mean(x, axis=0),
+    "softmax": lambda x: F.softmax(x, axis=1),
+    "log_softmax": lambda x: F.log_softmax(x, axis=1),
+    "logsumexp": lambda x: F.logsumexp(x, axis=1),
+    "ce": lambda x: F.softmax_cross_entropy(x, T_IDX),
+    "ce-smoothing-weight": lambda x: F.softmax_cross_entropy(x, T_IDX, label_smoothing=0.1,
+                                                             weight=np.linspace(0.5, 2, 256)),
+    "ce-probabilities": lambda x: F.softmax_cross_entropy(x, Q.astype(np.float16)),
+    "ce_simple": lambda x: F.softmax_cross_entropy_simple(x, T_IDX),
+    "nll": lambda x: F.nll_loss(x, T_IDX),
+    "sigmoid_bce": lambda x: F.sigmoid_bce(x, T_BIN, pos_weight=np.full(256, 2.0)),
+    "sigmoid_bce_simple": lambda x: F.sigmoid_bce_simple(x, T_BIN),
+    "bce": lambda p: F.binary_cross_entropy(p, T_BIN),
+}
+INPUTS = {"bce": P}  # probabilities; X (logits) for the others
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_float16_results_are_float16_and_within_one_ulp(name):
+    fn, x = CASES[name], INPUTS.get(name, X)
+    y16, g16 = _run(fn, x, np.float16)
+    y64, g64 = _run(fn, x, np.float64)
+    assert y16.dtype == np.float16 and g16.dtype == np.float16
+    assert np.isfinite(y16.data).all() and np.isfinite(g16.data).all()
+    _within_one_ulp(y16.data, y64.data)
+    _within_one_ulp(g16.data, g64.data)
+
+
+def test_a_mean_over_more_than_65504_elements():
+    x = mg.Variable(np.ones(100_000, np.float16))
+    y = F.mean(x)
+    y.backward()
+    assert y.dtype == np.float16 and float(y) == 1.0
+    assert (x.grad.data == np.float16(1e-5)).all()
+    assert F.mean(np.full((70_000, 2), 3.0, np.float16), axis=0).data.tolist() == [3.0, 3.0]
+
+
+def test_a_float16_sum_accumulates_in_float32():
+    x = np.full(4096, 0.1, np.float16)
+    assert F.sum(x).data == np.float16(np.float32(x[0]) * 4096)  # float16 steps would stall at 256
+    assert np.isinf(F.sum(np.ones(70_000, np.float16)).data)  # the sum itself overflows float16, as in torch
+
+
+@pytest.mark.parametrize("name", ["ce", "sigmoid_bce", "log_softmax", "mean"])
+def test_float16_is_as_accurate_as_torch(name):
+    torch = pytest.importorskip("torch")
+    tf = torch.nn.functional
+    ref = {"ce": lambda x: tf.cross_entropy(x, torch.tensor(T_IDX)),
+           "sigmoid_bce": lambda x: tf.binary_cross_entropy_with_logits(x, torch.tensor(T_BIN, dtype=x.dtype),
+                                                                        pos_weight=torch.full((256,), 2.0,
+                                                                                              dtype=x.dtype)),
+           "log_softmax": lambda x: tf.log_softmax(x, dim=1), "mean": torch.mean}[name]
+    tx = torch.tensor(X.astype(np.float16), requires_grad=True)
+    ty = ref(tx)
+    ty.backward(torch.ones_like(ty))
+    y16, g16 = _run(CASES[name], X, np.float16)
+    y64, g64 = _run(CASES[name], X, np.float64)
+    ours = np.abs(g16.data.astype(np.float64) - g64.data).max()
+    theirs = np.abs(tx.grad.numpy().astype(np.float64) - g64.data).max()
+    assert ours <= theirs * 1.01 + 1e-12, (ours, theirs)
+    assert np.abs(y16.data.astype(np.float64) - y64.data).max() <= (
+        np.abs(ty.detach().numpy().astype(np.float64) - y64.data).max() * 1.01 + 1e-12)
