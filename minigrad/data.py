@@ -1,6 +1,7 @@
 """Datasets (Spiral, Digits, MNIST, FashionMNIST) and the DataLoader that batches them."""
 import gzip
 import os
+import zlib
 
 import numpy as np
 
@@ -68,11 +69,12 @@ class _IDX(Dataset):
         for path in (images, labels):
             if not os.path.exists(path):
                 self._download(path, download)
-        x = read_idx(images).astype(np.float32) / 255.0
+        x = read_idx(images, ndim=3).astype(np.float32) / 255.0
         self.data = x.reshape(len(x), -1) if flatten else x[:, None]
-        self.label = read_idx(labels).astype(np.int64)
+        self.label = read_idx(labels, ndim=1).astype(np.int64)
         if len(self.data) != len(self.label):
-            raise ValueError(f"{type(self).__name__}: {len(self.data)} images but {len(self.label)} labels in {root}")
+            raise ValueError(f"{type(self).__name__}: {images} has {len(self.data)} images but {labels} has "
+                             f"{len(self.label)} labels; expected as many of each")
 
     def _download(self, path, allowed):
         name = os.path.basename(path)
@@ -95,15 +97,33 @@ class _IDX(Dataset):
                            f"without network access, {where}")
 
 
-def read_idx(path):
-    """An array from an IDX file (gzip-compressed or not): magic 0x0000 TT DD, then DD big-endian sizes."""
+def read_idx(path, ndim=None):
+    """An array from an IDX file (gzip-compressed or not): magic 0x0000 TT DD, then DD big-endian sizes.
+
+    ValueError naming the file for a corrupt or truncated gzip stream, a bad magic number, a header that does
+    not match the data, or (given ndim) a number of dimensions other than ndim."""
+    path = os.fspath(path)
     opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rb") as f:
-        raw = f.read()
+    try:
+        with opener(path, "rb") as f:
+            raw = f.read()
+    except (EOFError, OSError, zlib.error) as e:  # gzip.BadGzipFile is an OSError
+        if isinstance(e, FileNotFoundError):
+            raise
+        raise ValueError(f"{path} is not a readable gzip file ({type(e).__name__}: {e}); expected a complete "
+                         f"gzip-compressed IDX file, download it again") from None
     dtypes = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in dtypes:
-        raise ValueError(f"{path} is not an IDX file (bad magic number {raw[:4].hex()})")
-    ndim = raw[3]
+        raise ValueError(f"{path} is not an IDX file (bad magic number {raw[:4].hex()}; expected 0000 then a "
+                         f"type code and the number of dimensions)")
+    ndim_found = raw[3]
+    if ndim is not None and ndim_found != ndim:
+        raise ValueError(f"{path}: the IDX header says {ndim_found} dimensions (magic {raw[:4].hex()}), "
+                         f"expected {ndim} (magic 0000080{ndim})")
+    if len(raw) < 4 + 4 * ndim_found:
+        raise ValueError(f"{path}: the IDX header is cut short: {len(raw)} bytes, expected at least "
+                         f"{4 + 4 * ndim_found} for {ndim_found} sizes")
+    ndim = ndim_found
     shape = tuple(int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
     dtype = np.dtype(dtypes[raw[2]])
     offset = 4 + 4 * ndim

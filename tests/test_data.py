@@ -94,3 +94,40 @@ def test_failed_download_says_what_to_do(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="could not download train-images-idx3-ubyte.gz .* without network "
                                            "access, put train-images-idx3-ubyte.gz into"):
         MNIST(str(tmp_path / "mnist"))
+
+
+def _standard_files(tmp_path, images, labels):
+    write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", images)
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", labels)
+    return tmp_path / "t10k-images-idx3-ubyte.gz", tmp_path / "t10k-labels-idx1-ubyte.gz"
+
+
+def test_a_truncated_or_corrupt_gzip_file_is_named(tmp_path):
+    images, labels = _standard_files(tmp_path, np.zeros((5, 28, 28), np.uint8), np.zeros(5, np.uint8))
+    whole = images.read_bytes()
+    images.write_bytes(whole[:len(whole) // 2])  # an interrupted download
+    with pytest.raises(ValueError, match=r"t10k-images-idx3-ubyte\.gz is not a readable gzip file \(EOFError"):
+        MNIST(str(tmp_path), train=False, download=False)
+    images.write_bytes(b"<html>not found</html>")  # an error page saved under the file's name
+    with pytest.raises(ValueError, match=r"t10k-images-idx3-ubyte\.gz is not a readable gzip file"):
+        MNIST(str(tmp_path), train=False, download=False)
+    images.write_bytes(whole[:10] + bytes(b ^ 0xFF for b in whole[10:40]) + whole[40:])  # corrupt data
+    with pytest.raises(ValueError, match=r"t10k-images-idx3-ubyte\.gz is not a readable gzip file"):
+        MNIST(str(tmp_path), train=False, download=False)
+
+
+def test_swapped_files_and_wrong_headers_are_named(tmp_path):
+    images, labels = _standard_files(tmp_path, np.zeros((5, 28, 28), np.uint8), np.zeros(5, np.uint8))
+    images.write_bytes(labels.read_bytes())  # a labels file where the images belong
+    with pytest.raises(ValueError, match=r"images-idx3-ubyte\.gz: the IDX header says 1 dimensions .* expected 3"):
+        MNIST(str(tmp_path), train=False, download=False)
+    with gzip.open(images, "wb") as f:
+        f.write(bytes([0, 0, 8, 3]) + struct.pack(">I", 5))  # the sizes cut short
+    with pytest.raises(ValueError, match=r"header is cut short: 8 bytes, expected at least 16"):
+        MNIST(str(tmp_path), train=False, download=False)
+
+
+def test_image_and_label_counts_must_agree(tmp_path):
+    _standard_files(tmp_path, np.zeros((5, 28, 28), np.uint8), np.zeros(4, np.uint8))
+    with pytest.raises(ValueError, match=r"images-idx3-ubyte\.gz has 5 images but .*labels-idx1-ubyte\.gz has 4"):
+        MNIST(str(tmp_path), train=False, download=False)
