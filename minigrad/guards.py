@@ -2,6 +2,8 @@
 import os
 import sys
 
+import numpy as np
+
 from minigrad.backend import get_array_module
 from minigrad.config import using_config
 
@@ -42,7 +44,7 @@ def _bad(array):
 def checked_backward(function, gys):
     """function.backward(*gys), its gradients checked for NaN/inf; the Functions it calls are not checked one by
     one, so that a NaN is reported as made by `function`'s backward."""
-    with using_config("detect_anomaly", False):
+    with using_config("detect_anomaly", False), np.errstate(all="ignore"):  # reported below, not as a warning
         gxs = function.backward(*gys)
     site = getattr(function, "call_site", "a line that ran outside detect_anomaly()")
     check_finite(function, "backward", [None if g is None else g.data for g in _as_tuple(gxs)], site)

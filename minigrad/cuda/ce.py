@@ -31,7 +31,7 @@ def forward(x, q, t, valid, wt, mass, w, has_w, probs, eps, n_classes, inner, lo
         # all of it for probabilities, the smoothing part for class indices, whose (1 - eps) w[t] part is
         # gathered at the end.
         wc = float64(w[c]) if has_w else 1.0
-        pc = wc * ((1 - eps) * float64(q[i]) + eps / n_classes) if probs else (eps / n_classes) * wc
+        pc = wc * ((1 - eps) * float64(q[i]) + eps / n_classes) if probs else (eps / n_classes) * wc if eps else 0.0
         if xc > m:
             if m != -math.inf:
                 s *= math.exp(m - xc)
