@@ -153,13 +153,12 @@ def as_array(x):
     return x.data if isinstance(x, Variable) else x
 
 
-def as_variable(x):
-    """x itself if it is a Variable, else a constant Variable (no gradient) wrapping the array."""
+def as_variable(x, what="Variable data"):
+    """x itself if it is a Variable, else a constant Variable (no gradient) wrapping the array; a TypeError
+    naming `what` (e.g. 'softmax: x') for data that is not real numbers."""
     if isinstance(x, Variable):
         return x
-    v = Variable(x)
-    v.requires_grad = False
-    return v
+    return Variable._from_op(arrays.to_array(x, what), None, 0)
 
 
 _PY_NUMBERS = frozenset((float, int, bool))

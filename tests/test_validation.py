@@ -96,3 +96,16 @@ def test_a_caller_array_is_untouched_by_a_failed_call():
     with pytest.raises(IndexError):
         F.softmax_cross_entropy(x, t)
     assert np.array_equal(x, x0) and np.array_equal(t, t0)
+
+
+@pytest.mark.parametrize("fn, name", [
+    (F.softmax, "softmax: x"), (F.log_sigmoid, "log_sigmoid: x"), (F.mean, "mean: x"),
+    (lambda x: F.add(x, 1.0), "add: x0"),
+    (lambda x: F.reshape(x, (1,)), "reshape: x"), (F.exp, "Exp input 0"), (F.sum, "Sum input 0"),
+    (lambda x: F.softmax_cross_entropy(x, np.array(0)), "softmax_cross_entropy: input"),
+    (lambda x: F.sigmoid_bce(x, np.zeros(1)), "sigmoid_bce: input")], ids=lambda v: v if isinstance(v, str) else "")
+@pytest.mark.parametrize("data", [np.array(["a"]), np.array([1j]), np.array([None], dtype=object)],
+                         ids=["str", "complex", "object"])
+def test_functions_name_the_argument_that_is_not_real_numbers(fn, name, data):
+    with pytest.raises(TypeError, match=f"{name} must hold real numbers"):
+        fn(data)

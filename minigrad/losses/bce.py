@@ -224,7 +224,7 @@ def _in_unit_interval(a, what, op):
 
 def describe(x, t, *, weight=None, pos_weight=None, reduction="mean", op="sigmoid_bce"):
     """Validate a BCE call on x (logits or probabilities); return its BCECall and the inputs (x, t) as Variables."""
-    x = check_float(as_variable(x), op)
+    x = check_float(as_variable(x, f"{op}: input"), op)
     mode = check_reduction(reduction)
     t = _float_target(t, x, op)
     w = _weight(weight, x.data, "weight", op)

@@ -249,7 +249,7 @@ def _smoothing(label_smoothing):
 def describe(x, t, *, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
     """Validate a cross entropy call; return its CrossEntropyCall and the Function's inputs, (x,) or (x, q)."""
     op = "softmax_cross_entropy"
-    x = check_float(as_variable(x), op)
+    x = check_float(as_variable(x, f"{op}: input"), op)
     mode = check_reduction(reduction)
     eps = _smoothing(label_smoothing)
     lay = Layout.of(x.shape, op)

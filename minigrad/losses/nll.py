@@ -57,7 +57,7 @@ def nll_loss(x, t, *, weight=None, ignore_index=-100, reduction="mean"):
     sum of the weights of the counted targets (NaN if there are none, with a zero gradient).
     See docs/losses.md, "nll_loss".
     """
-    x = as_variable(x)
+    x = as_variable(x, "nll_loss: input")
     if x.dtype.kind != "f":
         raise TypeError(f"nll_loss: expected floating point log-probabilities, got dtype {x.dtype}")
     mode = check_reduction(reduction)

@@ -94,27 +94,27 @@ class LogSigmoid(Function):
 @float32_for_half
 def softmax(x, axis=None):
     """exp(x) / sum(exp(x)) along axis (default: 1 for 2+ dimensions, else 0), stable at any scale."""
-    return Softmax(axis)(check_float(as_variable(x), "softmax"))
+    return Softmax(axis)(check_float(as_variable(x, "softmax: x"), "softmax"))
 
 
 @float32_for_half
 def log_softmax(x, axis=None):
     """x - logsumexp(x) along axis (default as softmax), exact for logits of any magnitude."""
-    return LogSoftmax(axis)(check_float(as_variable(x), "log_softmax"))
+    return LogSoftmax(axis)(check_float(as_variable(x, "log_softmax: x"), "log_softmax"))
 
 
 @float32_for_half
 def logsumexp(x, axis=None, keepdims=False):
     """log(sum(exp(x))) along axis (an int or a tuple of ints; default as softmax), without overflow; -inf over
     an empty axis."""
-    return LogSumExp(axis, keepdims)(check_float(as_variable(x), "logsumexp"))
+    return LogSumExp(axis, keepdims)(check_float(as_variable(x, "logsumexp: x"), "logsumexp"))
 
 
 def sigmoid(x):
     """1 / (1 + exp(-x)), accurate to float precision in both tails."""
-    return Sigmoid()(check_float(as_variable(x), "sigmoid"))
+    return Sigmoid()(check_float(as_variable(x, "sigmoid: x"), "sigmoid"))
 
 
 def log_sigmoid(x):
     """log(sigmoid(x)) = min(x, 0) - log1p(exp(-|x|)): exact for large |x| (log_sigmoid(-1e4) = -1e4)."""
-    return LogSigmoid()(check_float(as_variable(x), "log_sigmoid"))
+    return LogSigmoid()(check_float(as_variable(x, "log_sigmoid: x"), "log_sigmoid"))

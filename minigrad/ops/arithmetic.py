@@ -94,27 +94,27 @@ class Log(Function):
 
 def add(x0, x1):
     """x0 + x1 with numpy broadcasting."""
-    return as_variable(x0) + x1
+    return as_variable(x0, "add: x0") + x1
 
 
 def sub(x0, x1):
     """x0 - x1 with numpy broadcasting."""
-    return as_variable(x0) - x1
+    return as_variable(x0, "sub: x0") - x1
 
 
 def mul(x0, x1):
     """x0 * x1 with numpy broadcasting."""
-    return as_variable(x0) * x1
+    return as_variable(x0, "mul: x0") * x1
 
 
 def div(x0, x1):
     """x0 / x1 with numpy broadcasting."""
-    return as_variable(x0) / x1
+    return as_variable(x0, "div: x0") / x1
 
 
 def pow(x, c):
     """x ** c; c may be a number or a Variable (its gradient is y * log(x))."""
-    return as_variable(x) ** c
+    return as_variable(x, "pow: x") ** c
 
 
 def neg(x):

@@ -204,7 +204,7 @@ def where(cond, a, b):
     if isinstance(b, Variable) and not isinstance(a, Variable):
         a = as_operand(a, b)
     else:
-        a = as_variable(a)
+        a = as_variable(a, "where: a")
         b = as_operand(b, a)
     return Where(cond)(a, b)
 
@@ -212,7 +212,7 @@ def where(cond, a, b):
 def dropout(x, ratio=0.5, rng=None):
     """In training (Config.train), zero each element with probability ratio and scale the rest by
     1 / (1 - ratio); in test mode (`mg.test_mode()`), x unchanged."""
-    x = as_variable(x)
+    x = as_variable(x, "dropout: x")
     if not 0.0 <= ratio < 1.0:
         raise ValueError(f"dropout: ratio must be in [0, 1), got {ratio!r}")
     if not Config.train or ratio == 0.0:

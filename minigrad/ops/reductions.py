@@ -38,7 +38,7 @@ def sum(x, axis=None, keepdims=False):
 @float32_for_half
 def mean(x, axis=None, keepdims=False):
     """Mean over axis (an int, a tuple, or None for all)."""
-    x = as_variable(x)
+    x = as_variable(x, "mean: x")
     axes = normalize_axis(axis, x.ndim, "mean")
     count = reduced_size(x.shape, axes)
     return sum(x, axes, keepdims) * (1.0 / count if count else float("nan"))

@@ -140,7 +140,7 @@ def copy(x):
 
 def reshape(x, shape):
     """x with a new shape of the same size (x itself if it has it already)."""
-    return as_variable(x).reshape((shape,) if isinstance(shape, (int, np.integer)) else shape)
+    return as_variable(x, "reshape: x").reshape((shape,) if isinstance(shape, (int, np.integer)) else shape)
 
 
 def transpose(x, axes=None):
@@ -150,13 +150,13 @@ def transpose(x, axes=None):
 
 def broadcast_to(x, shape):
     """Broadcast x to `shape` (gradient: sum back to x's shape)."""
-    x = as_variable(x)
+    x = as_variable(x, "broadcast_to: x")
     return x if x.shape == tuple(shape) else BroadcastTo(shape)(x)
 
 
 def sum_to(x, shape):
     """Sum x down to `shape`, undoing a broadcast (gradient: broadcast back)."""
-    x = as_variable(x)
+    x = as_variable(x, "sum_to: x")
     return x if x.shape == tuple(shape) else SumTo(shape)(x)
 
 
