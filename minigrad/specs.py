@@ -124,6 +124,8 @@ SPECS = [
          lambda rng: (rng.choice([-1.0, 1.0], (3, 4)) * rng.choice([0.1, 0.3, 0.8, 1.2], (3, 4)),)),
     Spec("Where", lambda a, b: F.where(_on(a, [[True, False, True, True]]), a, b), _two((3, 4), (3, 1))),
     Spec("Copy", F.copy, _n(3, 4)),
+    Spec("LeakyReLU", F.leaky_relu, _away_from_zero(3, 4)),
+    Spec("MeanSquaredError", F.mean_squared_error, _two((4, 3), (4, 3))),
     Spec("Reshape", lambda x: F.reshape(x, (4, 3)), _n(3, 4)),
     Spec("Transpose", lambda x: F.transpose(x, (2, 0, 1)), _n(2, 3, 4)),
     Spec("BroadcastTo", lambda x: F.broadcast_to(x, (2, 3, 4)), _n(3, 1)),

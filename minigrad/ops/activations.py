@@ -97,6 +97,13 @@ def softmax(x, axis=None):
     return Softmax(axis)(check_float(as_variable(x, "softmax: x"), "softmax"))
 
 
+def softmax_simple(x, axis=1):
+    """softmax as a composite graph, DeZero's name: exp(x - m) / sum(exp(x - m)), m the (constant) row max."""
+    x = check_float(as_variable(x, "softmax_simple: x"), "softmax_simple")
+    y = exp(x - x.data.max(axis=axis, keepdims=True))
+    return y / sum(y, axis, keepdims=True)
+
+
 @float32_for_half
 def log_softmax(x, axis=None):
     """x - logsumexp(x) along axis (default as softmax), exact for logits of any magnitude."""

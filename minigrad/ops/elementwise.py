@@ -104,6 +104,18 @@ class ReLU(_Masked):
         return xp.maximum(x, 0)
 
 
+class LeakyReLU(_Masked):
+    def __init__(self, slope):
+        if isinstance(slope, bool) or not isinstance(slope, numbers.Real):
+            raise TypeError(f"leaky_relu: slope must be a real number, got {type(slope).__name__} {slope!r}")
+        self.slope = slope
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        self.mask = xp.where(x > 0, 1, self.slope).astype(x.dtype)
+        return x * self.mask
+
+
 class Clip(_Masked):
     def __init__(self, x_min, x_max):
         for name, bound in (("x_min", x_min), ("x_max", x_max)):
@@ -194,6 +206,11 @@ def clip(x, x_min, x_max):
     """x limited to [x_min, x_max] (either may be None: no bound); the gradient passes where x lies inside
     (bounds included)."""
     return Clip(x_min, x_max)(x)
+
+
+def leaky_relu(x, slope=0.2):
+    """x where x > 0, slope * x elsewhere (DeZero's default slope 0.2; torch's is 0.01)."""
+    return LeakyReLU(slope)(x)
 
 
 def where(cond, a, b):

@@ -165,6 +165,22 @@ def get_item(x, slices):
     return GetItem(slices)(x)
 
 
+def embed_id(x, W):
+    """Rows W[x] of the embedding matrix W (V, D) for integer ids x of any shape: (..., D). Ids outside [0, V)
+    raise IndexError (indexing would wrap -1 to the last row); repeated ids accumulate their gradients."""
+    ids = x.data if isinstance(x, Variable) else np.asarray(x) if isinstance(x, (list, tuple, int)) else x
+    W = as_variable(W, "embed_id: W")
+    if W.ndim != 2:
+        raise ValueError(f"embed_id: W must be a (vocabulary, dimension) matrix, got shape {W.shape}")
+    if not backend.is_array(ids) or ids.dtype.kind not in "iu":
+        raise TypeError(f"embed_id: ids must be integers, got {getattr(ids, 'dtype', type(ids).__name__)}")
+    if ids.size and (int(ids.min()) < 0 or int(ids.max()) >= W.shape[0]):
+        bad = int(ids.min()) if int(ids.min()) < 0 else int(ids.max())
+        raise IndexError(f"embed_id: id {bad} is out of range for a vocabulary of {W.shape[0]} "
+                         f"(expected 0 <= id < {W.shape[0]})")
+    return get_item(W, ids)
+
+
 def unreduce(gy, x_shape, axes, keepdims):
     """The gradient gy of a reduction over axes, broadcast back to the input's shape x_shape."""
     return broadcast_to(gy if keepdims else reshape(gy, shapes.keepdims_shape(x_shape, axes)), x_shape)
