@@ -62,6 +62,15 @@ class NumpyFace:
     def __ge__(self, other): return self.data >= _plain(other)
     __hash__ = object.__hash__
 
+    def __repr__(self):
+        if self.data is None:  # a lazily sized Parameter
+            return f"parameter(None, name={self.name!r})"
+        body = str(self.data).replace("\n", "\n" + " " * 9)
+        extra = "" if self.data.dtype == np.float64 else f", dtype={self.data.dtype}"
+        extra += "" if self.name is None else f", name={self.name!r}"
+        extra += "" if self.creator is None else f", creator={type(self.creator).__name__}"
+        return f"variable({body}{extra})"
+
     def __array__(self, dtype=None, copy=None):
         raise TypeError("a Variable is not an array: np.asarray(x), np.mean(x) and the like would drop the "
                         "graph; use minigrad.functions (F.mean(x)) or x.data for the array")

@@ -62,19 +62,24 @@ class Variable(arrays.NumpyFace):
     def __len__(self):
         return len(self._data)
 
-    def __repr__(self):
-        body = str(self.data).replace("\n", "\n" + " " * 9)
-        extra = "" if self.data.dtype == np.float64 else f", dtype={self.data.dtype}"
-        extra += "" if self.name is None else f", name={self.name!r}"
-        extra += "" if self.creator is None else f", creator={type(self.creator).__name__}"
-        return f"variable({body}{extra})"
-
     def cleargrad(self):
         self.grad = None
 
     def unchain(self):
         """Cut this Variable from its creator (it becomes a leaf)."""
         self.creator = None
+
+    def unchain_backward(self):
+        """Cut every Variable behind this one from its creator (truncated BPTT): the graph that made this Variable
+        is freed once nothing else holds it; this Variable keeps its own creator. Iterative, any depth."""
+        todo, seen = [self.creator] if self.creator is not None else [], set()
+        while todo:
+            f = todo.pop()
+            for x in f.inputs:
+                if x.creator is not None and id(x.creator) not in seen:
+                    seen.add(id(x.creator))
+                    todo.append(x.creator)
+                x.unchain()
 
     def to_cpu(self):
         """Move the data (and the gradient) to a NumPy array; returns self."""
@@ -143,9 +148,6 @@ class Parameter(Variable):
         super().__init__(np.zeros(0) if data is None else data, name)
         if data is None:
             self._data = None
-
-    def __repr__(self):
-        return f"parameter(None, name={self.name!r})" if self._data is None else super().__repr__()
 
 
 def as_array(x):

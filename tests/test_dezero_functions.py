@@ -94,3 +94,45 @@ def test_softmax_simple_equals_softmax_and_differentiates_the_same():
     F.softmax(b).backward(gy)
     np.testing.assert_allclose(a.grad.data, b.grad.data, rtol=1e-10, atol=1e-15)
     assert mg.gradgradcheck(F.softmax_simple, [x / 30])
+
+
+def test_unchain_backward_cuts_the_whole_graph_behind_a_variable_iteratively():
+    import gc
+    import weakref
+    x = mg.Variable(np.array(1.0))
+    h = x
+    for _ in range(50_000):  # deeper than any recursion limit
+        h = h * 1.0 + 0.0
+    first = weakref.ref(h.creator.inputs[0].creator)
+    y = F.sin(h)
+    y.unchain_backward()
+    assert y.creator is not None and h.creator is None  # y keeps its creator, everything behind it is cut
+    gc.collect()
+    assert first() is None  # the old graph was freed
+    y.backward()
+    assert x.grad is None and h.grad is not None  # the gradient stops at the cut
+
+
+def _window(W, h, steps=3):
+    loss = 0
+    for _ in range(steps):
+        h = F.tanh(h * W)
+        loss = loss + h
+    return loss, h
+
+
+def test_truncated_bptt_with_unchain_backward():
+    """Each window's gradient equals the one of a fresh graph started from the window's first state."""
+    W = mg.Variable(np.array(0.7))
+    h = mg.Variable(np.array(1.0))
+    for _ in range(3):
+        start = h.data.copy()
+        loss, h = _window(W, h)
+        W.cleargrad()
+        loss.backward()
+        loss.unchain_backward()
+        fresh_W = mg.Variable(np.array(0.7))
+        fresh_loss, _ = _window(fresh_W, mg.Variable(start))
+        fresh_loss.backward()
+        np.testing.assert_allclose(W.grad.data, fresh_W.grad.data, rtol=1e-15)
+        assert h.creator is None  # the window's last state is cut from the graph, as a new start
