@@ -1,4 +1,4 @@
-"""Optimizers (SGD, MomentumSGD, AdaGrad, Adam, AdamW) with torch.optim's formulas; hooks WeightDecay, ClipGrad."""
+"""Optimizers (SGD, MomentumSGD, AdaGrad, AdaDelta, Adam, AdamW) as torch.optim computes them, and hooks."""
 import math
 
 import numpy as np
@@ -52,7 +52,8 @@ class Optimizer:
             hook(params)
         self.t += 1
         for p in params:
-            self.update_one(p)
+            if p.grad is not None:  # a hook (FreezeParam) may have taken it away
+                self.update_one(p)
 
     def update_one(self, p):
         raise NotImplementedError
@@ -105,6 +106,26 @@ class AdaGrad(Optimizer):
         p.data -= self.lr * g / (get_array_module(h).sqrt(h) + self.eps)
 
 
+class AdaDelta(Optimizer):
+    """v = rho v + (1 - rho) g^2; d = sqrt(u + eps) / sqrt(v + eps) g; u = rho u + (1 - rho) d^2; p -= lr d
+    (DeZero's AdaDelta, which has lr = 1, and torch.optim.Adadelta)."""
+
+    def __init__(self, rho=0.95, eps=1e-6, lr=1.0):
+        super().__init__()
+        check_hyper("AdaDelta", rho=(rho, 0, 1), eps=(eps, 0, None), lr=(lr, 0, None))
+        self.rho, self.eps, self.lr = rho, eps, lr
+
+    def update_one(self, p):
+        v, u = self._state(p, "v", "u")
+        xp, g = get_array_module(v), p.grad.data
+        v *= self.rho
+        v += (1 - self.rho) * g * g
+        d = xp.sqrt(u + self.eps) / xp.sqrt(v + self.eps) * g
+        u *= self.rho
+        u += (1 - self.rho) * d * d
+        p.data -= self.lr * d
+
+
 class Adam(Optimizer):
     """Adam with bias correction, exactly as torch.optim.Adam (no weight decay)."""
 
@@ -148,6 +169,26 @@ class WeightDecay:
     def __call__(self, params):
         for p in params:
             p.grad.data = p.grad.data + self.rate * p.data
+
+
+class FreezeParam:
+    """Hook: the given Parameters, or all Parameters of the given layers, are not updated (their gradients are
+    dropped before the step), as DeZero's FreezeParam."""
+
+    def __init__(self, *layers):
+        self.frozen = []
+        for i, item in enumerate(layers):
+            if isinstance(item, Variable):
+                self.frozen.append(item)
+            elif hasattr(item, "params"):
+                self.frozen.extend(item.params())
+            else:
+                raise TypeError(f"FreezeParam: argument {i} is a {type(item).__name__}, expected a Layer or a "
+                                f"Parameter")
+
+    def __call__(self, params):
+        for p in self.frozen:
+            p.grad = None
 
 
 class ClipGrad:

@@ -59,7 +59,15 @@ def adam(p, g, s, t, lr=0.1, wd=0.0):
     return p - lr * m_hat / (np.sqrt(v_hat) + 1e-8)
 
 
+def adadelta(p, g, s, t, rho=0.95, eps=1e-6):
+    s["v"] = rho * s.get("v", 0) + (1 - rho) * g * g
+    d = np.sqrt((s.get("u", 0) + eps) / (s["v"] + eps)) * g  # DeZero's form
+    s["u"] = rho * s.get("u", 0) + (1 - rho) * d * d
+    return p - d
+
+
 CASES = [("SGD", lambda: O.SGD(lr=0.05), sgd),
+         ("AdaDelta", lambda: O.AdaDelta(), adadelta),
          ("MomentumSGD", lambda: O.MomentumSGD(lr=0.05, momentum=0.9), momentum),
          ("AdaGrad", lambda: O.AdaGrad(lr=0.1), adagrad),
          ("Adam", lambda: O.Adam(lr=0.1), adam),
@@ -82,6 +90,23 @@ def test_hooks_weight_decay_and_clip_grad():
                                rtol=1e-12)
 
 
+def test_freeze_param_keeps_layers_and_parameters_unchanged():
+    model = MLP([3, 2])
+    x = np.random.default_rng(0).standard_normal((4, 5)).astype(np.float32)
+    model(x)
+    before = {name: p.data.copy() for name, p in model.named_params()}
+    extra = mg.Parameter(np.ones(2, np.float32))
+    opt = O.SGD(lr=0.1).setup(list(model.params()) + [extra]).add_hook(O.FreezeParam(model.l0, extra))
+    F.sum(model(x) ** 2 + extra).backward()
+    opt.update()
+    after = dict(model.named_params())
+    for name in ("l0/W", "l0/b"):
+        np.testing.assert_array_equal(after[name].data, before[name])
+    assert not np.array_equal(after["l1/W"].data, before["l1/W"]) and extra.data.tolist() == [1.0, 1.0]
+    with pytest.raises(TypeError, match="FreezeParam: argument 0 is a str"):
+        O.FreezeParam("l0")
+
+
 def test_update_skips_parameters_without_gradients_and_needs_setup():
     p, q = mg.Parameter(np.ones(2)), mg.Parameter(np.ones(2))
     F.sum(p * 3).backward()
@@ -92,12 +117,13 @@ def test_update_skips_parameters_without_gradients_and_needs_setup():
         O.SGD().update()
 
 
-@pytest.mark.parametrize("name", ["SGD", "MomentumSGD", "AdaGrad", "Adam", "AdamW", "hooks"])
+@pytest.mark.parametrize("name", ["SGD", "MomentumSGD", "AdaGrad", "AdaDelta", "Adam", "AdamW", "hooks"])
 def test_trajectories_match_torch(name):
     torch = pytest.importorskip("torch")
     make = {"SGD": (lambda: O.SGD(lr=0.05), lambda ps: torch.optim.SGD(ps, lr=0.05)),
             "MomentumSGD": (lambda: O.MomentumSGD(lr=0.05), lambda ps: torch.optim.SGD(ps, lr=0.05, momentum=0.9)),
             "AdaGrad": (lambda: O.AdaGrad(lr=0.1), lambda ps: torch.optim.Adagrad(ps, lr=0.1)),
+            "AdaDelta": (lambda: O.AdaDelta(rho=0.9, lr=0.5), lambda ps: torch.optim.Adadelta(ps, lr=0.5, rho=0.9)),
             "Adam": (lambda: O.Adam(lr=0.1), lambda ps: torch.optim.Adam(ps, lr=0.1)),
             "AdamW": (lambda: O.AdamW(lr=0.1), lambda ps: torch.optim.AdamW(ps, lr=0.1)),
             "hooks": (lambda: O.SGD(lr=0.05).add_hook(O.WeightDecay(0.1)),
