@@ -1,4 +1,4 @@
-"""Datasets (Spiral, Digits, MNIST, FashionMNIST) and the DataLoader that batches them."""
+"""Datasets (Spiral, SinCurve, Digits, MNIST, FashionMNIST) and the loaders that batch them."""
 import gzip
 import os
 import zlib
@@ -9,21 +9,31 @@ from minigrad.backend import as_cupy
 
 
 class Dataset:
-    """Arrays `data` (N, ...) and `label` (N, ...): dataset[i] is (data[i], label[i])."""
+    """Arrays `data` (N, ...) and `label` (N, ...): dataset[i] is (transform(data[i]), target_transform(label[i]))
+    (each transform None, or a callable such as minigrad.transforms.Normalize())."""
 
-    data = label = None
+    data = label = transform = target_transform = None
 
     def __len__(self):
         return len(self.data)
 
     def __getitem__(self, index):
-        return self.data[index], self.label[index]
+        x, t = self.data[index], self.label[index]
+        return (x if self.transform is None else self.transform(x),
+                t if self.target_transform is None else self.target_transform(t))
+
+    def transforms(self, transform, target_transform):
+        for name, f in (("transform", transform), ("target_transform", target_transform)):
+            if f is not None and (not callable(f) or isinstance(f, type)):
+                raise TypeError(f"{type(self).__name__}: {name} must be a callable such as Normalize(), got {f!r}")
+        self.transform, self.target_transform = transform, target_transform
 
 
 class Spiral(Dataset):
     """The spiral of DeZero: num_class arms of num_data 2-D points each; labels are the arm (int64)."""
 
-    def __init__(self, train=True, num_data=100, num_class=3):
+    def __init__(self, train=True, num_data=100, num_class=3, transform=None, target_transform=None):
+        self.transforms(transform, target_transform)
         rng = np.random.RandomState(1984 if train else 2020)
         x = np.zeros((num_data * num_class, 2), dtype=np.float32)
         t = np.zeros(num_data * num_class, dtype=np.int64)
@@ -39,11 +49,23 @@ class Spiral(Dataset):
         self.data, self.label = x[order], t[order]
 
 
+class SinCurve(Dataset):
+    """DeZero's sequence: y = sin(x) plus uniform noise in [-0.05, 0.05] (train) or cos(x) (test) at 1,000 points
+    of [0, 2 pi]; data[i] = y[i] and label[i] = y[i + 1], each of shape (1,)."""
+
+    def __init__(self, train=True, num_data=1000, seed=0, transform=None, target_transform=None):
+        self.transforms(transform, target_transform)
+        x = np.linspace(0, 2 * np.pi, num_data)
+        y = np.sin(x) + np.random.default_rng(seed).uniform(-0.05, 0.05, x.shape) if train else np.cos(x)
+        self.data, self.label = y[:-1, None], y[1:, None]
+
+
 class Digits(Dataset):
     """The 8x8 handwritten digits bundled with scikit-learn (1797 images, read offline), pixels scaled to
     [0, 1] as float32 vectors of 64; a fixed, stratified-by-shuffle split of test_ratio for testing."""
 
-    def __init__(self, train=True, test_ratio=0.2, seed=0):
+    def __init__(self, train=True, test_ratio=0.2, seed=0, transform=None, target_transform=None):
+        self.transforms(transform, target_transform)
         try:
             from sklearn.datasets import load_digits
         except ImportError as e:
@@ -64,7 +86,8 @@ class _IDX(Dataset):
     files = {True: ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
              False: ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")}
 
-    def __init__(self, root, train=True, download=True, flatten=True):
+    def __init__(self, root, train=True, download=True, flatten=True, transform=None, target_transform=None):
+        self.transforms(transform, target_transform)
         images, labels = (os.path.join(root, name) for name in self.files[train])
         for path in (images, labels):
             if not os.path.exists(path):
@@ -146,26 +169,74 @@ class FashionMNIST(_IDX):
 
 
 class DataLoader:
-    """Batches (x, t) of a dataset, reshuffled every epoch when shuffle is True; gpu=True gives CuPy arrays."""
+    """Batches (x, t) of a dataset, reshuffled every epoch when shuffle is True; gpu=True gives CuPy arrays.
+
+    An iterator as in DeZero: `for x, t in loader` runs one epoch (starting afresh), `loader.next()` gives the
+    next batch (StopIteration at the end of an epoch, after which the next epoch begins), `reset()` starts over.
+    """
 
     def __init__(self, dataset, batch_size, shuffle=True, gpu=False, seed=None):
-        if batch_size < 1:
-            raise ValueError(f"DataLoader: batch_size must be at least 1, got {batch_size}")
-        self.dataset, self.batch_size, self.shuffle, self.gpu = dataset, batch_size, shuffle, gpu
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise ValueError(f"{type(self).__name__}: batch_size must be an integer of at least 1, got {batch_size!r}")
+        self.dataset, self.batch_size, self.shuffle, self.gpu = dataset, int(batch_size), shuffle, gpu
         self.rng = np.random.default_rng(seed)
+        self.reset()
 
     def __len__(self):
         return -(-len(self.dataset) // self.batch_size)
 
-    def __iter__(self):
+    def reset(self):
+        """Start a new epoch (a new order when shuffling)."""
+        self.iteration = 0
         n = len(self.dataset)
-        order = self.rng.permutation(n) if self.shuffle else np.arange(n)
-        arrays = getattr(self.dataset, "data", None) is not None
-        for start in range(0, n, self.batch_size):
-            index = order[start:start + self.batch_size]
-            if arrays:
-                x, t = self.dataset.data[index], self.dataset.label[index]
-            else:
-                items = [self.dataset[int(i)] for i in index]
-                x, t = np.stack([a for a, _ in items]), np.stack([b for _, b in items])
-            yield (as_cupy(x), as_cupy(t)) if self.gpu else (x, t)
+        self.order = self.rng.permutation(n) if self.shuffle else np.arange(n)
+
+    def __iter__(self):
+        if self.iteration:
+            self.reset()
+        return self
+
+    def __next__(self):
+        if self.iteration >= len(self):
+            self.reset()
+            raise StopIteration
+        start = self.iteration * self.batch_size
+        batch = self.batch(self.order[start:start + self.batch_size])
+        self.iteration += 1
+        return batch
+
+    next = __next__
+
+    def batch(self, index):
+        """The items at index stacked into (x, t), on the GPU when gpu=True."""
+        d = self.dataset
+        plain = getattr(d, "transform", None) is None and getattr(d, "target_transform", None) is None
+        if getattr(d, "data", None) is not None and plain:
+            x, t = d.data[index], d.label[index]
+        else:
+            items = [d[int(i)] for i in index]
+            x, t = np.stack([a for a, _ in items]), np.stack([b for _, b in items])
+        return (as_cupy(x), as_cupy(t)) if self.gpu else (x, t)
+
+
+class SeqDataLoader(DataLoader):
+    """Batches for truncated BPTT (DeZero's): row i of each batch walks the sequence from offset
+    i * (len // batch_size), one step per batch, so consecutive batches continue each row's subsequence."""
+
+    def __init__(self, dataset, batch_size, gpu=False):
+        super().__init__(dataset, batch_size, shuffle=False, gpu=gpu)
+        if len(dataset) < self.batch_size:
+            raise ValueError(f"SeqDataLoader: a sequence of {len(dataset)} is shorter than batch_size "
+                             f"{self.batch_size}")
+
+    def __next__(self):
+        if self.iteration >= len(self):
+            self.reset()
+            raise StopIteration
+        n = len(self.dataset)
+        jump = n // self.batch_size
+        batch = self.batch(np.array([(i * jump + self.iteration) % n for i in range(self.batch_size)]))
+        self.iteration += 1
+        return batch
+
+    next = __next__

@@ -87,7 +87,8 @@ def test_lower_layers_do_not_import_higher_ones():
               {"minigrad.gradcheck", "minigrad.ops"},
               {"minigrad.losses"},
               {"minigrad.functions", "minigrad.specs"},
-              {"minigrad.layers", "minigrad.models", "minigrad.optimizers", "minigrad.data", "minigrad.utils"},
+              {"minigrad.layers", "minigrad.models", "minigrad.optimizers", "minigrad.data", "minigrad.transforms",
+               "minigrad.utils"},
               {"minigrad", "minigrad.__main__"}]
 
     def layer(name):

@@ -5,7 +5,8 @@ import struct
 import numpy as np
 import pytest
 
-from minigrad.data import MNIST, DataLoader, Digits, FashionMNIST, Spiral, read_idx
+from minigrad import transforms as T
+from minigrad.data import MNIST, DataLoader, Digits, FashionMNIST, SeqDataLoader, SinCurve, Spiral, read_idx
 
 
 def test_spiral_has_three_arms_of_100_points():
@@ -27,7 +28,7 @@ def test_dataloader_covers_every_sample_once_per_epoch():
     first = [t.tolist() for _, t in DataLoader(ds, 64, shuffle=False)][0]
     assert first == ds.label[:64].tolist()
     assert list(loader)[0][1].tolist() != batches[0][1].tolist()  # reshuffled every epoch
-    with pytest.raises(ValueError, match="batch_size must be at least 1"):
+    with pytest.raises(ValueError, match="batch_size must be an integer of at least 1, got 0"):
         DataLoader(ds, 0)
 
 
@@ -131,3 +132,63 @@ def test_image_and_label_counts_must_agree(tmp_path):
     _standard_files(tmp_path, np.zeros((5, 28, 28), np.uint8), np.zeros(4, np.uint8))
     with pytest.raises(ValueError, match=r"images-idx3-ubyte\.gz has 5 images but .*labels-idx1-ubyte\.gz has 4"):
         MNIST(str(tmp_path), train=False, download=False)
+
+
+def test_dataloader_is_an_iterator_with_next_and_reset():
+    ds = Spiral()
+    loader = DataLoader(ds, 100, shuffle=False)
+    x0, t0 = loader.next()
+    x1, _ = next(loader)
+    np.testing.assert_array_equal(x0, ds.data[:100])
+    np.testing.assert_array_equal(x1, ds.data[100:200])
+    loader.next()
+    with pytest.raises(StopIteration):
+        loader.next()
+    np.testing.assert_array_equal(loader.next()[0], ds.data[:100])  # a new epoch after the end
+    loader.reset()
+    np.testing.assert_array_equal(loader.next()[1], t0)
+    assert len(list(loader)) == 3  # a for loop runs a whole epoch from the start
+
+
+def test_sin_curve_is_dezeros_sequence():
+    train, test = SinCurve(), SinCurve(train=False)
+    assert len(train) == 999 and train.data.shape == (999, 1) and train.label.shape == (999, 1)
+    np.testing.assert_array_equal(train.label[:-1], train.data[1:])  # the next value is the label
+    x = np.linspace(0, 2 * np.pi, 1000)
+    np.testing.assert_array_equal(test.data[:, 0], np.cos(x)[:-1])
+    assert np.abs(train.data[:, 0] - np.sin(x)[:-1]).max() <= 0.05
+
+
+def test_seq_dataloader_walks_each_row_along_its_own_subsequence():
+    ds = SinCurve(train=False)
+    loader = SeqDataLoader(ds, batch_size=3)
+    jump = len(ds) // 3
+    batches = list(loader)
+    assert len(batches) == len(loader) == 333
+    for step, (x, t) in enumerate(batches[:5]):
+        rows = [(i * jump + step) % len(ds) for i in range(3)]
+        np.testing.assert_array_equal(x, ds.data[rows])
+        np.testing.assert_array_equal(t, ds.label[rows])
+    with pytest.raises(ValueError, match="shorter than batch_size"):
+        SeqDataLoader(ds, 1000)
+
+
+def test_transforms_apply_per_item_and_in_the_loader():
+    f = T.Compose([T.Normalize(0.5, 2.0), T.Flatten(), T.ToFloat()])
+    ds = Spiral(transform=f, target_transform=T.ToInt(np.int32))
+    x, t = ds[3]
+    np.testing.assert_allclose(x, (Spiral().data[3] - 0.5) / 2.0, rtol=1e-6)
+    assert x.dtype == np.float32 and t.dtype == np.int32
+    xb, tb = DataLoader(ds, 10, shuffle=False).next()
+    np.testing.assert_allclose(xb, (Spiral().data[:10] - 0.5) / 2.0, rtol=1e-6)
+    assert tb.dtype == np.int32
+    image = np.arange(12.0).reshape(3, 2, 2)
+    per_channel = T.Normalize(mean=[0.0, 4.0, 8.0], std=[1.0, 2.0, 4.0])(image)
+    np.testing.assert_allclose(per_channel[1], (image[1] - 4.0) / 2.0)
+    assert T.AsType(np.float16)(image).dtype == np.float16 and T.Compose()(image) is image
+    with pytest.raises(TypeError, match="transform 0 is"):
+        T.Compose([T.Flatten])
+    with pytest.raises(TypeError, match="transform must be a callable"):
+        Spiral(transform="flatten")
+    with pytest.raises(ValueError, match="std must not be 0"):
+        T.Normalize(0.0, 0.0)
