@@ -1,4 +1,4 @@
-"""Layers: Parameters and sub-layers collected by attribute, saved to and loaded from .npz; Linear, Dropout."""
+"""Layers: Parameters and sub-layers collected by attribute, saved and loaded; Linear, Dropout, EmbedID, RNN, LSTM."""
 import numpy as np
 
 import minigrad.functions as F
@@ -98,3 +98,59 @@ class Dropout(Layer):
 
     def forward(self, x):
         return F.dropout(x, self.ratio)
+
+
+class EmbedID(Layer):
+    """Rows of W (in_size, out_size), a standard normal draw as in DeZero: EmbedID(V, D)(ids) is W[ids]."""
+
+    def __init__(self, in_size, out_size, dtype=np.float32):
+        super().__init__()
+        self.W = Parameter(np.random.standard_normal((in_size, out_size)).astype(dtype), name="W")
+
+    def forward(self, x):
+        return F.embed_id(x, self.W)
+
+
+class RNN(Layer):
+    """h = tanh(x W_x + b + h_prev W_h), h_prev the state kept between calls (none at first, and after
+    reset_state()); in_size taken from the first input when None."""
+
+    def __init__(self, hidden_size, in_size=None, dtype=np.float32):
+        super().__init__()
+        self.x2h = Linear(hidden_size, in_size=in_size, dtype=dtype)
+        self.h2h = Linear(hidden_size, in_size=hidden_size, nobias=True, dtype=dtype)
+        self.h = None
+
+    def reset_state(self):
+        self.h = None
+
+    def forward(self, x):
+        z = self.x2h(x)
+        self.h = F.tanh(z if self.h is None else z + self.h2h(self.h))
+        return self.h
+
+
+class LSTM(Layer):
+    """DeZero's LSTM with the four gates in one matmul each for x and h (columns f, i, o, u):
+    c = f * c_prev + i * u, h = o * tanh(c), f, i, o sigmoids and u a tanh; state (h, c) kept between calls."""
+
+    def __init__(self, hidden_size, in_size=None, dtype=np.float32):
+        super().__init__()
+        self.hidden_size = hidden_size
+        self.x2g = Linear(4 * hidden_size, in_size=in_size, dtype=dtype)
+        self.h2g = Linear(4 * hidden_size, in_size=hidden_size, nobias=True, dtype=dtype)
+        self.h = self.c = None
+
+    def reset_state(self):
+        self.h = self.c = None
+
+    def forward(self, x):
+        z = self.x2g(x)
+        if self.h is not None:
+            z = z + self.h2g(self.h)
+        n = self.hidden_size
+        f, i, o = (F.sigmoid(z[:, k * n:(k + 1) * n]) for k in range(3))
+        u = F.tanh(z[:, 3 * n:])
+        self.c = i * u if self.c is None else f * self.c + i * u
+        self.h = o * F.tanh(self.c)
+        return self.h

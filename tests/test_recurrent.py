@@ -1,0 +1,88 @@
+"""EmbedID, RNN and LSTM layers: DeZero's formulas, state, torch's LSTMCell, gradients (docs/design.md#layers)."""
+import numpy as np
+import pytest
+
+import minigrad as mg
+import minigrad.functions as F
+from minigrad.layers import LSTM, RNN, EmbedID
+
+RNG = np.random.default_rng(0)
+
+
+def sig(a):
+    return 1 / (1 + np.exp(-a))
+
+
+def test_embed_id_layer():
+    np.random.seed(0)
+    layer = EmbedID(6, 4)
+    ids = np.array([[1, 5], [1, 0]])
+    y = layer(ids)
+    assert y.shape == (2, 2, 4) and y.dtype == np.float32
+    np.testing.assert_array_equal(y.data, layer.W.data[ids])
+
+
+def test_rnn_follows_its_formula_and_keeps_state():
+    rnn = RNN(3, dtype=np.float64)
+    xs = RNG.standard_normal((4, 2, 5))
+    h = None
+    for x in xs:
+        y = rnn(x)
+        z = x @ rnn.x2h.W.data + rnn.x2h.b.data
+        h = np.tanh(z if h is None else z + h @ rnn.h2h.W.data)
+        np.testing.assert_allclose(y.data, h, rtol=1e-13)
+    rnn.reset_state()
+    np.testing.assert_allclose(rnn(xs[0]).data, np.tanh(xs[0] @ rnn.x2h.W.data + rnn.x2h.b.data), rtol=1e-13)
+
+
+def _lstm_numpy(lstm, xs):
+    n, h, c, out = lstm.hidden_size, None, None, []
+    for x in xs:
+        z = x @ lstm.x2g.W.data + lstm.x2g.b.data + (0 if h is None else h @ lstm.h2g.W.data)
+        f, i, o, u = sig(z[:, :n]), sig(z[:, n:2 * n]), sig(z[:, 2 * n:3 * n]), np.tanh(z[:, 3 * n:])
+        c = i * u if c is None else f * c + i * u
+        h = o * np.tanh(c)
+        out.append(h)
+    return out
+
+
+def test_lstm_follows_dezeros_formula():
+    lstm = LSTM(4, dtype=np.float64)
+    xs = RNG.standard_normal((5, 3, 2))
+    ys = [lstm(x).data for x in xs]
+    for a, b in zip(ys, _lstm_numpy(lstm, xs)):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+    assert LSTM(4)(xs[0].astype(np.float32)).dtype == np.float32
+
+
+def test_lstm_gradients_through_time():
+    xs = RNG.standard_normal((3, 2, 2))
+
+    def unrolled(x0):
+        np.random.seed(1)
+        lstm = LSTM(3, in_size=2, dtype=np.float64)
+        h = lstm(x0)
+        for x in xs[1:]:
+            h = lstm(x)
+        return F.sum(h * h)
+
+    assert mg.gradcheck(unrolled, [xs[0]])
+
+
+def test_lstm_matches_torch_lstm_cell():
+    torch = pytest.importorskip("torch")
+    lstm = LSTM(4, in_size=3, dtype=np.float64)
+    xs = RNG.standard_normal((4, 2, 3))
+    cell = torch.nn.LSTMCell(3, 4, dtype=torch.float64)
+    n = 4
+    ours_for_torch = np.r_[n:2 * n, 0:n, 3 * n:4 * n, 2 * n:3 * n]  # torch's gates are (i, f, g, o); ours (f, i, o, u)
+    with torch.no_grad():
+        cell.weight_ih.copy_(torch.tensor(lstm.x2g.W.data[:, ours_for_torch].T))
+        cell.weight_hh.copy_(torch.tensor(lstm.h2g.W.data[:, ours_for_torch].T))
+        cell.bias_ih.copy_(torch.tensor(lstm.x2g.b.data[ours_for_torch]))
+        cell.bias_hh.zero_()
+    h = c = torch.zeros(2, 4, dtype=torch.float64)
+    for x in xs:
+        y = lstm(x)
+        h, c = cell(torch.tensor(x), (h, c))
+        np.testing.assert_allclose(y.data, h.detach().numpy(), rtol=1e-12)
