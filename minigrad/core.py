@@ -227,8 +227,7 @@ class Function:
         self._called = True
         for x in inputs:
             if not isinstance(x, Variable):
-                inputs = tuple(v if isinstance(v, Variable) else Variable._from_op(
-                    arrays.to_array(v, f"{type(self).__name__} input {i}"), None, 0) for i, v in enumerate(inputs))
+                inputs = tuple(as_variable(v, f"{type(self).__name__} input {i}") for i, v in enumerate(inputs))
                 break
         # map() with attrgetters keeps this hot path free of per-call comprehension objects.
         ys = self.forward(*map(_get_data, inputs))
@@ -298,9 +297,11 @@ def _own(g, handed, create_graph):
     """g as a Variable whose array is its own: writable, not a broadcast, sharing no memory with a gradient
     already handed out or the caller's seed (their memory owners' ids are in `handed`)."""
     v = _wrap(g)
-    if id(backend.memory_root(v._data)) in handed or not backend.writable(v._data):
+    root = backend.memory_root(v._data)
+    if id(root) in handed or not backend.writable(v._data):
         v = _OPS["Copy"]()(v) if create_graph else Variable._from_op(v._data.copy(), None, 0)
-    handed.add(id(backend.memory_root(v._data)))
+        root = v._data  # a fresh copy owns its memory
+    handed.add(id(root))
     return v
 
 

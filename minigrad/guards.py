@@ -33,7 +33,7 @@ def call_site():
 
 def _bad(array):
     """'NaN', 'inf' or None for a floating array (other dtypes cannot hold either)."""
-    if array is None or array.dtype.kind not in "fc":
+    if array is None or array.dtype.kind != "f":
         return None
     xp = get_array_module(array)
     if bool(xp.isfinite(array).all()):

@@ -168,14 +168,15 @@ def get_item(x, slices):
 def embed_id(x, W):
     """Rows W[x] of the embedding matrix W (V, D) for integer ids x of any shape: (..., D). Ids outside [0, V)
     raise IndexError (indexing would wrap -1 to the last row); repeated ids accumulate their gradients."""
-    ids = x.data if isinstance(x, Variable) else np.asarray(x) if isinstance(x, (list, tuple, int)) else x
+    ids = as_variable(x, "embed_id: x").data
     W = as_variable(W, "embed_id: W")
     if W.ndim != 2:
         raise ValueError(f"embed_id: W must be a (vocabulary, dimension) matrix, got shape {W.shape}")
-    if not backend.is_array(ids) or ids.dtype.kind not in "iu":
-        raise TypeError(f"embed_id: ids must be integers, got {getattr(ids, 'dtype', type(ids).__name__)}")
-    if ids.size and (int(ids.min()) < 0 or int(ids.max()) >= W.shape[0]):
-        bad = int(ids.min()) if int(ids.min()) < 0 else int(ids.max())
+    if ids.dtype.kind not in "iu":
+        raise TypeError(f"embed_id: ids must be integers, got {ids.dtype}")
+    lo, hi = (int(ids.min()), int(ids.max())) if ids.size else (0, -1)  # no ids: nothing out of range
+    if lo < 0 or hi >= W.shape[0]:
+        bad = lo if lo < 0 else hi
         raise IndexError(f"embed_id: id {bad} is out of range for a vocabulary of {W.shape[0]} "
                          f"(expected 0 <= id < {W.shape[0]})")
     return get_item(W, ids)
