@@ -5,6 +5,7 @@ from minigrad.losses.mse import accuracy, mean_squared_error
 from minigrad.losses.nll import nll_loss
 from minigrad.ops.activations import log_sigmoid, log_softmax, logsumexp, sigmoid, softmax, softmax_simple
 from minigrad.ops.arithmetic import add, div, log, mul, neg, pow, sub
+from minigrad.ops.conv import col2im, conv2d, deconv2d, im2col
 from minigrad.ops.elementwise import (
                                       abs,
                                       astype,
@@ -21,12 +22,16 @@ from minigrad.ops.elementwise import (
                                       where,
 )
 from minigrad.ops.linear import linear, matmul
+from minigrad.ops.normalization import batch_norm
+from minigrad.ops.pooling import average_pooling, max_pooling, pooling
 from minigrad.ops.reductions import max, mean, min, sum
 from minigrad.ops.shaping import broadcast_to, copy, embed_id, get_item, reshape, sum_to, transpose
 
-__all__ = ["abs", "accuracy", "add", "astype", "binary_cross_entropy", "binary_cross_entropy_with_logits",
-           "broadcast_to", "clip", "copy", "cos", "cross_entropy", "div", "dropout", "embed_id", "exp", "get_item",
-           "leaky_relu", "linear", "log", "log_sigmoid", "log_softmax", "logsumexp", "matmul", "max", "mean",
-           "mean_squared_error", "min", "mul", "neg", "nll_loss", "pow", "relu", "reshape", "sigmoid", "sigmoid_bce",
+__all__ = ["abs", "accuracy", "add", "astype", "average_pooling", "batch_norm", "binary_cross_entropy",
+           "binary_cross_entropy_with_logits", "broadcast_to", "clip", "col2im", "conv2d", "copy", "cos",
+           "cross_entropy", "deconv2d", "div", "dropout", "embed_id", "exp", "get_item", "im2col", "leaky_relu",
+           "linear", "log", "log_sigmoid", "log_softmax", "logsumexp", "matmul", "max", "max_pooling", "mean",
+           "mean_squared_error", "min", "mul", "neg", "nll_loss", "pooling", "pow", "relu", "reshape", "sigmoid",
+           "sigmoid_bce",
            "sigmoid_bce_simple", "sin", "softmax", "softmax_cross_entropy", "softmax_cross_entropy_simple",
            "softmax_simple", "sqrt", "square", "sub", "sum", "sum_to", "tanh", "transpose", "where"]

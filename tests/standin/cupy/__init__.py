@@ -320,7 +320,7 @@ _FUNCTIONS = ["exp", "log", "log1p", "expm1", "sqrt", "tanh", "sin", "cos", "abs
               "sum", "mean", "max", "min", "amax", "amin", "argmax", "argmin", "prod", "all", "any", "broadcast_to",
               "reshape", "transpose", "moveaxis", "swapaxes", "concatenate", "stack", "nonzero",
               "count_nonzero", "einsum", "tensordot", "outer", "exp2", "log2", "floor", "ceil", "argsort", "sort",
-              "cumsum", "squeeze", "expand_dims", "fabs", "ascontiguousarray"]
+              "cumsum", "squeeze", "expand_dims", "fabs", "ascontiguousarray", "pad", "copyto"]
 
 
 def _function(name):
@@ -376,6 +376,23 @@ class _Random:
 
 
 random = _Random()
+
+
+class _StrideTricks:
+    """cupy.lib.stride_tricks: a view with the given shape and strides (in bytes), no launch."""
+
+    @staticmethod
+    def as_strided(x, shape=None, strides=None):
+        if not isinstance(x, ndarray):
+            raise TypeError(f"as_strided takes a cupy.ndarray, got {type(x)}")
+        return _wrap(numpy.lib.stride_tricks.as_strided(x._a, shape, strides))
+
+
+class _Lib:
+    stride_tricks = _StrideTricks()
+
+
+lib = _Lib()
 
 
 class _Runtime:

@@ -1,0 +1,130 @@
+"""Batch normalization (DeZero's batch_norm): batch statistics and running averages in training, the running ones
+in test mode; cache-sized channel blocks spread over the CPU threads."""
+from minigrad.backend import get_array_module
+from minigrad.blocks import for_blocks
+from minigrad.config import Config
+from minigrad.core import Function, as_array, as_variable
+from minigrad.ops.elementwise import float32_for_half
+from minigrad.ops.reductions import sum
+from minigrad.shapes import check_float
+
+BLOCK = 1 << 16  # elements per channel block: the block's passes stay in the core's cache
+
+
+def _by_channel(x):
+    """x (N, C) or (N, C, H, W) as (N, C, M): the axis the statistics run along last."""
+    return x.reshape(x.shape[0], x.shape[1], -1)
+
+
+class BatchNorm(Function):
+    """Training mode: y = gamma * (x - mean) / sqrt(var + eps) + beta with the batch's mean and biased variance
+    per channel (axis 1) over every other axis. Forward sets the batch's `mean`, `var` and `inv_std` ((C,) arrays);
+`eps` set at construction.
+
+    The backward is the closed form gx = gamma inv_std (gy - mean(gy) - xhat mean(gy xhat)), computed on the
+    arrays in channel blocks; under create_graph the same formula is recorded from minigrad ops instead."""
+
+    keeps_output = False
+
+    def __init__(self, eps):
+        self.eps = eps
+
+    def forward(self, x, gamma, beta):
+        xp = get_array_module(x, gamma, beta)
+        x3 = _by_channel(x)
+        n, c, m = x3.shape
+        y = xp.empty_like(x3)
+        mean, var, inv_std = (xp.empty(c, dtype=x.dtype) for _ in range(3))
+
+        def block(lo, hi):
+            xb = x3[:, lo:hi]
+            mu = xb.mean(axis=(0, 2), keepdims=True)
+            xc = xb - mu
+            v = (xc * xc).mean(axis=(0, 2), keepdims=True)
+            inv = 1 / xp.sqrt(v + self.eps)
+            mean[lo:hi], var[lo:hi], inv_std[lo:hi] = mu.ravel(), v.ravel(), inv.ravel()
+            xc *= inv * gamma[lo:hi, None]
+            xc += beta[lo:hi, None]
+            y[:, lo:hi] = xc
+        for_blocks(block, c, n * m, xp, BLOCK)
+        self.mean, self.var, self.inv_std = mean, var, inv_std
+        return y.reshape(x.shape)
+
+    def backward(self, gy):
+        x, gamma, _ = self.inputs
+        if Config.enable_backprop:  # create_graph: the same closed form, recorded
+            return self._recorded(x, gamma, gy)
+        xp = get_array_module(gy)
+        x3, gy3 = _by_channel(x.data), _by_channel(gy.data)
+        n, c, m = x3.shape
+        gx, ggamma, gbeta = xp.empty_like(x3), xp.empty(c, dtype=x.dtype), xp.empty(c, dtype=x.dtype)
+        g, inv_std, mean = gamma.data, self.inv_std, self.mean
+
+        def block(lo, hi):
+            gb = gy3[:, lo:hi]
+            xhat = (x3[:, lo:hi] - mean[lo:hi, None]) * inv_std[lo:hi, None]
+            s = gb.sum(axis=(0, 2))
+            sh = (gb * xhat).sum(axis=(0, 2))
+            gbeta[lo:hi], ggamma[lo:hi] = s, sh
+            xhat *= (sh / (n * m))[:, None]
+            xhat += (s / (n * m))[:, None]
+            out = gx[:, lo:hi]
+            xp.subtract(gb, xhat, out=out)
+            out *= (g[lo:hi] * inv_std[lo:hi])[:, None]
+        for_blocks(block, c, n * m, xp, BLOCK)
+        return as_variable(gx.reshape(x.shape)), as_variable(ggamma), as_variable(gbeta)
+
+    def _recorded(self, x, gamma, gy):
+        axes = (0,) if x.ndim == 2 else (0, 2, 3)
+        shape = (1, -1) + (1,) * (x.ndim - 2)
+        m = x.size // x.shape[1]
+        xc = x - sum(x, axis=axes, keepdims=True) * (1 / m)
+        inv_std = (sum(xc * xc, axis=axes, keepdims=True) * (1 / m) + self.eps) ** -0.5
+        xhat = xc * inv_std
+        gbeta = sum(gy, axis=axes, keepdims=True)
+        ggamma = sum(gy * xhat, axis=axes, keepdims=True)
+        gx = (gamma.reshape(shape) * inv_std) * (gy - gbeta * (1 / m) - xhat * (ggamma * (1 / m)))
+        return gx, ggamma.reshape(-1), gbeta.reshape(-1)
+
+
+def _stat(a, c, what):
+    """The running statistic a (an array or a Variable of shape (C,)): its array, updated in place."""
+    data = as_array(a)
+    if getattr(data, "shape", None) != (c,):
+        raise ValueError(f"batch_norm: {what} must have shape ({c},), got {getattr(data, 'shape', type(a).__name__)}")
+    return data
+
+
+@float32_for_half
+def batch_norm(x, gamma, beta, mean, var, decay=0.9, eps=2e-5):
+    """Batch normalization of x (N, C) or (N, C, H, W) per channel, then y = gamma * xhat + beta.
+
+    In training: xhat from the batch's mean and biased variance; the running `mean` and `var` ((C,) arrays or
+    Variables, updated in place) move to decay * old + (1 - decay) * batch, var with the unbiased batch variance
+    (torch's momentum is 1 - decay). Under `mg.test_mode()`: xhat from the running mean and var, unchanged."""
+    x = as_variable(x, "batch_norm: x")
+    check_float(x, "batch_norm")
+    if x.ndim not in (2, 4):
+        raise ValueError(f"batch_norm: x must be (N, C) or (N, C, H, W), got shape {x.shape}")
+    c = x.shape[1]
+    gamma, beta = as_variable(gamma, "batch_norm: gamma"), as_variable(beta, "batch_norm: beta")
+    for name, p in (("gamma", gamma), ("beta", beta)):
+        if p.shape != (c,):
+            raise ValueError(f"batch_norm: {name} must have shape ({c},) for x of shape {x.shape}, got {p.shape}")
+    mean, var = _stat(mean, c, "mean"), _stat(var, c, "var")
+    if not 0 <= decay <= 1 or not eps > 0:
+        raise ValueError(f"batch_norm: expected 0 <= decay <= 1 and eps > 0, got decay={decay!r}, eps={eps!r}")
+    if not Config.train:
+        shape = (1, c) + (1,) * (x.ndim - 2)
+        inv_std = (var + eps) ** -0.5
+        return (x - mean.reshape(shape)) * (gamma * inv_std).reshape(shape) + beta.reshape(shape)
+    m = x.size // c
+    if m < 2:
+        raise ValueError(f"batch_norm: training needs more than one value per channel, got x of shape {x.shape}")
+    f = BatchNorm(eps)
+    y = f(x, gamma, beta)
+    mean *= decay
+    mean += (1 - decay) * f.mean
+    var *= decay
+    var += ((1 - decay) * m / (m - 1)) * f.var
+    return y
