@@ -1,109 +1,8 @@
-"""Convolution: im2col/col2im on strided views, conv2d and deconv2d as one BLAS matmul each, in DeZero's layouts."""
-import numbers
-
+"""Convolution: im2col/col2im, conv2d and deconv2d (one BLAS matmul each) and their gradients, in DeZero's layouts."""
 from minigrad.backend import get_array_module, operands
-from minigrad.blocks import for_blocks
 from minigrad.core import Function
 from minigrad.ops import reductions
-
-
-def pair(v, what, op, least):
-    """v (an int or a pair of ints) as a pair of ints >= least; TypeError/ValueError naming op and what."""
-    vs = (v, v) if isinstance(v, numbers.Integral) else v
-    if (not isinstance(vs, (tuple, list)) or len(vs) != 2
-            or not all(isinstance(a, numbers.Integral) and not isinstance(a, bool) for a in vs)):
-        raise TypeError(f"{op}: {what} must be an int or a pair of ints, got {v!r}")
-    if min(vs) < least:
-        raise ValueError(f"{op}: {what} must be at least {least}, got {v!r}")
-    return int(vs[0]), int(vs[1])
-
-
-BLOCK = 1 << 18  # elements per threaded block of a copy
-
-
-def copy_split(dst, src, axis):
-    """dst[...] = src[...], cut along axis into blocks shared by the CPU threads (NumPy copies release the GIL)."""
-    xp = get_array_module(dst)
-    lead = (slice(None),) * axis
-
-    def copy(lo, hi):
-        dst[lead + (slice(lo, hi),)] = src[lead + (slice(lo, hi),)]
-    for_blocks(copy, dst.shape[axis], dst.size // max(dst.shape[axis], 1), xp, BLOCK)
-    return dst
-
-
-def conv_outsize(size, k, s, p):
-    """Output length of a convolution or pooling window k with stride s and padding p over size (as torch)."""
-    return (size + 2 * p - k) // s + 1
-
-
-def deconv_outsize(size, k, s, p):
-    """Output length of a transposed convolution: the input length whose convolution has length size."""
-    return s * (size - 1) + k - 2 * p
-
-
-def check_image(x, op, what="x"):
-    if x.ndim != 4:
-        raise ValueError(f"{op}: {what} must be 4-D (N, C, H, W), got shape {x.shape}")
-
-
-class Window:
-    """A kernel (kh, kw) moved with stride (sh, sw) over an input padded by (ph, pw) on each side."""
-
-    def __init__(self, kernel_size, stride, pad, op):
-        self.k = pair(kernel_size, "kernel_size", op, 1)
-        self.s = pair(stride, "stride", op, 1)
-        self.p = pair(pad, "pad", op, 0)
-        self.op = op
-
-    def with_kernel(self, W, op):
-        """This window's stride and pad with W's kernel (W (., ., KH, KW))."""
-        return Window(W.shape[2:], self.s, self.p, op)
-
-    def outsize(self, h, w):
-        """(OH, OW) for an (h, w) image, ValueError when the kernel does not fit the padded image."""
-        (kh, kw), (sh, sw), (ph, pw) = self.k, self.s, self.p
-        if h + 2 * ph < kh or w + 2 * pw < kw:
-            raise ValueError(f"{self.op}: kernel {self.k} is larger than the input's {(h, w)} padded by {self.p}")
-        return conv_outsize(h, kh, sh, ph), conv_outsize(w, kw, sw, pw)
-
-    def views(self, x, fill=0):
-        """Every window of x (N, C, H, W), padded with fill, as a strided view (N, C, KH, KW, OH, OW): no copy
-        beyond the padding."""
-        xp = get_array_module(x)
-        (kh, kw), (sh, sw), (ph, pw) = self.k, self.s, self.p
-        oh, ow = self.outsize(*x.shape[2:])
-        if ph or pw:
-            n, c, h, w = x.shape
-            padded = xp.full((n, c, h + 2 * ph, w + 2 * pw), fill, dtype=x.dtype)
-            copy_split(padded[:, :, ph:ph + h, pw:pw + w], x, 0)
-            x = padded
-        s0, s1, s2, s3 = x.strides
-        return xp.lib.stride_tricks.as_strided(x, x.shape[:2] + (kh, kw, oh, ow), (s0, s1, s2, s3, s2 * sh, s3 * sw))
-
-    def scatter(self, col, shape):
-        """The adjoint of views: sum each window column of col (N, C, KH, KW, OH, OW) back into an image of
-        shape (N, C, H, W), overlaps added, padding dropped. One strided add per kernel offset."""
-        xp = get_array_module(col)
-        n, c, h, w = shape
-        (kh, kw), (sh, sw), (ph, pw) = self.k, self.s, self.p
-        oh, ow = col.shape[4:]
-        img = xp.zeros((n, c, h + 2 * ph + sh - 1, w + 2 * pw + sw - 1), dtype=col.dtype)
-
-        def add(lo, hi):
-            for j in range(kh):
-                for i in range(kw):
-                    img[lo:hi, :, j:j + sh * oh:sh, i:i + sw * ow:sw] += col[lo:hi, :, j, i]
-        for_blocks(add, n, img[0].size * kh * kw, xp, BLOCK)
-        return img[:, :, ph:ph + h, pw:pw + w]
-
-    def columns(self, x):
-        """The im2col buffer: x's windows copied to a (C * KH * KW, N * OH * OW) matrix, by the CPU threads."""
-        v = self.views(x)
-        n, c, kh, kw, oh, ow = v.shape
-        col = get_array_module(x).empty((c, kh, kw, n, oh, ow), dtype=x.dtype)
-        copy_split(col.transpose(3, 0, 1, 2, 4, 5), v, 0)
-        return col.reshape(c * kh * kw, n * oh * ow)
+from minigrad.ops.windows import Window, check_image, conv_outsize, copy_split, deconv_outsize, pair, workspace
 
 
 def _matrix(col):
@@ -185,17 +84,22 @@ def _conv(x, W, win):
     """The raw convolution: the im2col buffer and one BLAS matmul, (OC, K) @ (K, N * OH * OW)."""
     xp = get_array_module(x, W)
     n, oc = x.shape[0], W.shape[0]
-    col = win.columns(x)
     oh, ow = win.outsize(*x.shape[2:])
-    y = (W.reshape(oc, -1) @ col).reshape(oc, n, oh, ow)
+    y = (W.reshape(oc, -1) @ win.columns(x)).reshape(oc, n, oh, ow)
     return copy_split(xp.empty((n, oc, oh, ow), dtype=y.dtype), y.swapaxes(0, 1), 0)
 
 
 def _deconv(x, W, win, outsize):
-    """The raw transposed convolution: one matmul to columns, then the columns summed into the image."""
+    """The raw transposed convolution: with stride 1 a convolution with the kernel flipped; otherwise one matmul
+    to columns, then the columns summed into the image."""
     n, c, h, w = x.shape
-    oc, (kh, kw) = W.shape[1], win.k
-    col = W.reshape(c, -1).T @ _channels_first(x)  # (OC * KH * KW, N * H * W)
+    oc, (kh, kw), (ph, pw) = W.shape[1], win.k, win.p
+    if win.s == (1, 1) and ph < kh and pw < kw:
+        flipped = W[:, :, ::-1, ::-1].swapaxes(0, 1)
+        return _conv(x, flipped, Window(win.k, 1, (kh - 1 - ph, kw - 1 - pw), win.op))
+    xp = get_array_module(x, W)
+    col = workspace(xp, (oc * kh * kw, n * h * w), x.dtype)
+    xp.matmul(W.reshape(c, -1).T, _channels_first(x), out=col)
     return win.scatter(col.reshape(oc, kh, kw, n, h, w).transpose(3, 0, 1, 2, 4, 5), (n, oc) + outsize)
 
 

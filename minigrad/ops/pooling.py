@@ -1,7 +1,8 @@
 """Pooling: max_pooling (DeZero's pooling) and average_pooling over strided windows, one pass per kernel offset."""
 from minigrad.backend import get_array_module
+from minigrad.blocks import for_blocks
 from minigrad.core import Function
-from minigrad.ops.conv import Window, check_image
+from minigrad.ops.windows import BLOCK, Window, check_image
 from minigrad.shapes import check_float
 
 
@@ -33,15 +34,21 @@ class MaxPooling(Function):
         xp = get_array_module(x)
         v = self.win.views(x, fill=-xp.inf)
         self.shape = x.shape
-        y = v[:, :, 0, 0].copy()
-        index = xp.zeros(y.shape, dtype=xp.int8 if len(_offsets(self.win)) < 128 else xp.int32)
-        better = xp.empty(y.shape, dtype=bool)
-        for k, (j, i) in enumerate(_offsets(self.win)[1:], 1):
-            c = v[:, :, j, i]
-            xp.greater(c, y, out=better)
-            better |= xp.isnan(c)
-            xp.copyto(y, c, where=better)
-            xp.copyto(index, k, where=better)
+        y = xp.empty(v.shape[:2] + v.shape[4:], dtype=x.dtype)
+        offsets = _offsets(self.win)
+        index = xp.zeros(y.shape, dtype=xp.int8 if len(offsets) < 128 else xp.int32)
+
+        def block(lo, hi):
+            vb, yb, ib = v[lo:hi], y[lo:hi], index[lo:hi]
+            yb[...] = vb[:, :, 0, 0]
+            for k, (j, i) in enumerate(offsets[1:], 1):
+                c = vb[:, :, j, i]
+                better = xp.greater(c, yb)
+                better |= xp.isnan(c)  # torch: a NaN is the maximum, and the first NaN stays chosen
+                xp.maximum(yb, c, out=yb)
+                ib *= ~better
+                ib += better.astype(ib.dtype) * k
+        for_blocks(block, len(y), y[0].size * len(offsets), xp, BLOCK)
         self.index = index
         return y
 
