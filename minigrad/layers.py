@@ -1,10 +1,11 @@
-"""Layers: Parameters and sub-layers collected by attribute, saved and loaded; Linear, Dropout, EmbedID, RNN, LSTM."""
+"""Layers: Parameters and sub-layers collected by attribute, saved and loaded; DeZero's layers, lazily sized."""
 import numpy as np
 
 import minigrad.functions as F
 from minigrad import checkpoint
 from minigrad.backend import get_array_module
 from minigrad.core import Parameter
+from minigrad.ops.windows import pair
 
 
 class Layer:
@@ -154,3 +155,84 @@ class LSTM(Layer):
         self.c = i * u if self.c is None else f * self.c + i * u
         self.h = o * F.tanh(self.c)
         return self.h
+
+
+class _Conv(Layer):
+    """The shared part of Conv2d and Deconv2d: W drawn from N(0, 1 / (C * KH * KW)) on the first input's backend
+    when in_channels is None, b zeros."""
+
+    def __init__(self, out_channels, kernel_size, stride, pad, nobias, dtype, in_channels):
+        super().__init__()
+        op = type(self).__name__
+        self.out_channels, self.in_channels, self.dtype = out_channels, in_channels, np.dtype(dtype)
+        self.kernel_size, self.stride, self.pad = pair(kernel_size, "kernel_size", op, 1), stride, pad
+        pair(stride, "stride", op, 1), pair(pad, "pad", op, 0)
+        self.W = Parameter(None, name="W")
+        if in_channels is not None:
+            self._init_W(np)
+        self.b = None if nobias else Parameter(np.zeros(out_channels, dtype=self.dtype), name="b")
+
+    def _init_W(self, xp):
+        c, (kh, kw) = self.in_channels, self.kernel_size
+        w = np.random.standard_normal(self.weight_shape()) * np.sqrt(1 / (c * kh * kw))
+        self.W.data = xp.asarray(w.astype(self.dtype))
+
+    def _lazy_init(self, x):
+        if self.W.data is None:
+            self.in_channels = x.shape[1]
+            xp = get_array_module(x)
+            self._init_W(xp)
+            if self.b is not None and get_array_module(self.b.data) is not xp:
+                self.b.to_gpu()
+
+
+class Conv2d(_Conv):
+    """F.conv2d with W (out_channels, in_channels, KH, KW); in_channels taken from the first input when None."""
+
+    def __init__(self, out_channels, kernel_size, stride=1, pad=0, nobias=False, dtype=np.float32,
+                 in_channels=None):
+        super().__init__(out_channels, kernel_size, stride, pad, nobias, dtype, in_channels)
+
+    def weight_shape(self):
+        return (self.out_channels, self.in_channels) + self.kernel_size
+
+    def forward(self, x):
+        self._lazy_init(x)
+        return F.conv2d(x, self.W, self.b, self.stride, self.pad)
+
+
+class Deconv2d(_Conv):
+    """F.deconv2d with W (in_channels, out_channels, KH, KW); outsize as F.deconv2d's, given per call."""
+
+    def __init__(self, out_channels, kernel_size, stride=1, pad=0, nobias=False, dtype=np.float32,
+                 in_channels=None):
+        super().__init__(out_channels, kernel_size, stride, pad, nobias, dtype, in_channels)
+
+    def weight_shape(self):
+        return (self.in_channels, self.out_channels) + self.kernel_size
+
+    def forward(self, x, outsize=None):
+        self._lazy_init(x)
+        return F.deconv2d(x, self.W, self.b, self.stride, self.pad, outsize)
+
+
+class BatchNorm(Layer):
+    """F.batch_norm with gamma (ones), beta (zeros) and the running avg_mean (zeros) and avg_var (ones), all of
+    the channel count of the first input, on its backend and in its dtype. The running averages are Parameters
+    that never get a gradient (optimizers skip them), so they are saved and loaded with the weights."""
+
+    def __init__(self, decay=0.9, eps=2e-5):
+        super().__init__()
+        self.decay, self.eps = decay, eps
+        self.avg_mean = Parameter(None, name="avg_mean")
+        self.avg_var = Parameter(None, name="avg_var")
+        self.gamma = Parameter(None, name="gamma")
+        self.beta = Parameter(None, name="beta")
+
+    def forward(self, x):
+        if self.avg_mean.data is None:
+            xp, c = get_array_module(x), x.shape[1]
+            dtype = x.dtype if x.dtype.kind == "f" else np.float32
+            self.avg_mean.data, self.avg_var.data = xp.zeros(c, dtype=dtype), xp.ones(c, dtype=dtype)
+            self.gamma.data, self.beta.data = xp.ones(c, dtype=dtype), xp.zeros(c, dtype=dtype)
+        return F.batch_norm(x, self.gamma, self.beta, self.avg_mean.data, self.avg_var.data, self.decay, self.eps)

@@ -8,7 +8,10 @@ from minigrad.backend import get_array_module
 from minigrad.losses import bce, ce
 from minigrad.losses.nll import NLLLossGrad
 from minigrad.losses.targets import class_index_targets
+from minigrad.ops import pooling
+from minigrad.ops.conv import Conv2dGradW
 from minigrad.ops.shaping import GetItemGrad
+from minigrad.ops.windows import Window
 
 
 def _nll_grad(gy, x_shape, t, w, reduction):
@@ -90,6 +93,25 @@ def _bce_grad(x, gy, y, *, reduction="mean", w=None, pw=None):
     w, pw = (None if a is None else _on(x, a) for a in (w, pw))
     call, _ = bce.describe(x, y, weight=w, pos_weight=pw, reduction=reduction)
     return bce.SigmoidBCEGrad(call)(x, gy, y)
+
+
+def _pool_grad(gy, name, x_shape=(2, 2, 5, 4)):
+    """MaxPoolingGrad / MaxPoolingAt / AveragePoolingGrad called directly, with MaxPooling's index for a fixed
+    input of x_shape (3x3 windows, stride 2, pad 1: (2, 2, 3, 2) outputs)."""
+    win = Window(3, 2, 1, name)
+    if name == "AveragePoolingGrad":
+        return pooling.AveragePoolingGrad(win, x_shape)(gy)
+    f = pooling.MaxPooling(win)
+    f.forward(_on(gy, _distinct(*x_shape)(np.random.default_rng(0))[0]))
+    if name == "MaxPoolingGrad":
+        return pooling.MaxPoolingGrad(win, f.index, x_shape)(gy)
+    return pooling.MaxPoolingAt(win, f.index)(gy)
+
+
+def _bn(x, gamma, beta):
+    """batch_norm in training with fresh running statistics (the spec calls it many times)."""
+    c = x.shape[1]
+    return F.batch_norm(x, gamma, beta, _on(x, np.zeros(c)), _on(x, np.ones(c)))
 
 
 T2 = np.array([0, 2, 1, 2])
@@ -185,6 +207,33 @@ SPECS = [
          "none"),
     Spec("BinaryCrossEntropy", lambda p, y: F.binary_cross_entropy(p, y, weight=_on(p, [[2.0], [0.5], [1.0]])),
          lambda rng: (rng.uniform(0.1, 0.9, (3, 4)), rng.uniform(0, 1, (3, 4))), "weight (N, 1)"),
+    Spec("Im2col", lambda x: F.im2col(x, (3, 2), 2, 1), _n(2, 2, 5, 4), "matrix, stride 2, pad 1"),
+    Spec("Im2col", lambda x: F.im2col(x, 2, 1, 0, to_matrix=False), _n(1, 2, 3, 3), "6-d columns"),
+    Spec("Col2im", lambda c: F.col2im(c, (2, 2, 5, 4), (3, 2), 2, 1, to_matrix=False), _n(2, 2, 3, 2, 3, 3),
+         "6-d columns, stride 2, pad 1"),
+    Spec("Col2im", lambda c: F.col2im(c, (1, 2, 3, 3), 2), _n(4, 8), "matrix"),
+    Spec("Conv2d", lambda x, W, b: F.conv2d(x, W, b, stride=2, pad=1),
+         lambda rng: (rng.standard_normal((2, 3, 5, 4)), rng.standard_normal((2, 3, 3, 2)), rng.standard_normal(2)),
+         "bias, stride 2, pad 1"),
+    Spec("Conv2d", lambda x, W: F.conv2d(x, W, stride=(1, 2), pad=(1, 0)), _two((1, 2, 4, 5), (3, 2, 2, 3)),
+         "no bias, stride (1, 2), pad (1, 0)"),
+    Spec("Deconv2d", lambda x, W, b: F.deconv2d(x, W, b, stride=2, pad=1, outsize=(6, 5)),
+         lambda rng: (rng.standard_normal((2, 3, 3, 3)), rng.standard_normal((3, 2, 3, 2)), rng.standard_normal(2)),
+         "bias, stride 2, pad 1, outsize"),
+    Spec("Deconv2d", lambda x, W: F.deconv2d(x, W, pad=1), _two((1, 2, 3, 4), (2, 3, 3, 3)),
+         "stride 1 (a flipped convolution), pad 1"),
+    Spec("Conv2dGradW", lambda x, gy: Conv2dGradW(Window((3, 2), 2, 1, "spec"))(x, gy),
+         _two((2, 3, 5, 4), (2, 2, 3, 3)), "stride 2, pad 1"),
+    Spec("MaxPooling", lambda x: F.max_pooling(x, 3, 2, 1), _distinct(2, 2, 5, 4), "3x3, stride 2, pad 1"),
+    Spec("MaxPooling", lambda x: F.pooling(x, 2, 2), _distinct(1, 2, 4, 4), "2x2, stride 2 (DeZero's pooling)"),
+    Spec("MaxPoolingGrad", lambda gy: _pool_grad(gy, "MaxPoolingGrad"), _n(2, 2, 3, 2)),
+    Spec("MaxPoolingAt", lambda x: _pool_grad(x, "MaxPoolingAt"), _n(2, 2, 5, 4)),
+    Spec("AveragePooling", lambda x: F.average_pooling(x, 3, 2, 1), _n(2, 2, 5, 4), "3x3, stride 2, pad 1"),
+    Spec("AveragePoolingGrad", lambda gy: _pool_grad(gy, "AveragePoolingGrad"), _n(2, 2, 3, 2)),
+    Spec("BatchNorm", _bn, lambda rng: (rng.standard_normal((3, 2, 2, 2)) * 2 + 1, rng.uniform(0.5, 2, 2),
+                                        rng.standard_normal(2)), "(N, C, H, W)"),
+    Spec("BatchNorm", _bn, lambda rng: (rng.standard_normal((4, 3)), rng.uniform(0.5, 2, 3), rng.standard_normal(3)),
+         "(N, C)"),
     Spec("BinaryCrossEntropy", lambda p, y: F.binary_cross_entropy(p, y, reduction="none"),
          lambda rng: (rng.uniform(0.1, 0.9, (5,)), rng.uniform(0, 1, (5,))), "none"),
 ]

@@ -23,6 +23,32 @@ def test_loss_benchmark_runs():
     assert "softmax_cross_entropy" in out and "sigmoid_bce" in out and "tracemalloc" in out
 
 
+def test_cnn_benchmark_runs():
+    out = run("bench_cnn.py", "--batch", "2", "--channels", "3", "--size", "6", "--hidden", "4", "--rounds", "1",
+              "--repeats", "1")
+    assert all(case in out for case in ("conv2d", "max_pooling", "batch_norm", "lstm")) and "im2col" in out
+
+
+def test_dezeros_convolution_in_the_benchmark_is_a_convolution():
+    """The benchmark's DeZero convolution step computes what minigrad's conv2d and its gradients compute."""
+    import numpy as np
+
+    import minigrad as mg
+    import minigrad.functions as F
+    sys.path.insert(0, str(BENCH))
+    try:
+        from bench_cnn import dezero_conv_step
+    finally:
+        sys.path.remove(str(BENCH))
+    rng = np.random.default_rng(0)
+    x, W, b = (mg.Variable(rng.standard_normal(s)) for s in ((2, 3, 6, 5), (4, 3, 3, 3), (4,)))
+    y = F.conv2d(x, W, b, 2, 1)
+    gy = rng.standard_normal(y.shape)
+    y.backward(gy)
+    for mine, theirs in zip((y, x.grad, W.grad, b.grad), dezero_conv_step(x.data, W.data, b.data, gy, 2, 1)):
+        np.testing.assert_allclose(theirs, mine.data, rtol=1e-12, atol=1e-12)
+
+
 def test_training_benchmark_runs():
     out = run("bench_training.py", "--sizes", "8", "6", "3", "--batch", "4", "--rounds", "2", "--repeats", "1")
     assert "minigrad / numpy" in out

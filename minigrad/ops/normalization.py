@@ -1,5 +1,4 @@
-"""Batch normalization (DeZero's batch_norm): batch statistics and running averages in training, the running ones
-in test mode; cache-sized channel blocks spread over the CPU threads."""
+"""Batch normalization (DeZero's batch_norm): batch statistics in training, running averages in test mode."""
 from minigrad.backend import get_array_module
 from minigrad.blocks import for_blocks
 from minigrad.config import Config
@@ -116,8 +115,9 @@ def batch_norm(x, gamma, beta, mean, var, decay=0.9, eps=2e-5):
         raise ValueError(f"batch_norm: expected 0 <= decay <= 1 and eps > 0, got decay={decay!r}, eps={eps!r}")
     if not Config.train:
         shape = (1, c) + (1,) * (x.ndim - 2)
-        inv_std = (var + eps) ** -0.5
-        return (x - mean.reshape(shape)) * (gamma * inv_std).reshape(shape) + beta.reshape(shape)
+        inv_std = ((var + eps) ** -0.5).astype(x.dtype, copy=False)
+        return (x - mean.astype(x.dtype, copy=False).reshape(shape)) * (gamma * inv_std).reshape(shape) + \
+            beta.reshape(shape)
     m = x.size // c
     if m < 2:
         raise ValueError(f"batch_norm: training needs more than one value per channel, got x of shape {x.shape}")
