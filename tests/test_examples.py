@@ -12,7 +12,9 @@ TINY = {"newton.py": ["--steps", "3", "--max-gd-steps", "200"],
         "spiral.py": ["--epochs", "3", "--no-plots", "--quiet"],
         "digits.py": ["--epochs", "1", "--no-plots"],
         "multilabel.py": ["--epochs", "1"],
-        "gradcheck_custom.py": []}
+        "gradcheck_custom.py": [],
+        "cnn_digits.py": ["--epochs", "1", "--no-plots"],
+        "lstm_sin.py": ["--epochs", "2", "--hidden", "8", "--no-plots"]}
 
 
 def test_every_example_has_tiny_settings():
@@ -68,6 +70,23 @@ def test_digits_reaches_95_percent_on_held_out_images(tmp_path):
     assert r.returncode == 0, r.stderr
     assert float(r.stdout.split("test accuracy: ")[1].split("%")[0]) >= 95.0
     assert (tmp_path / "digits_confusion.png").exists()
+
+
+def test_cnn_digits_reaches_98_5_percent_on_held_out_images(tmp_path):
+    r = subprocess.run([sys.executable, str(EXAMPLES / "cnn_digits.py"), "--out", str(tmp_path)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert float(r.stdout.split("test accuracy: ")[1].split("%")[0]) >= 98.5
+    assert (tmp_path / "cnn_digits_confusion.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_lstm_sin_learns_the_curve_and_plots_it(tmp_path):
+    r = subprocess.run([sys.executable, str(EXAMPLES / "lstm_sin.py"), "--epochs", "20", "--out", str(tmp_path)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    mse = float(r.stdout.split("MSE on the cosine ")[1].split()[0])
+    assert mse < 0.01  # the cosine's variance is 0.5
+    assert (tmp_path / "lstm_sin.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_gradcheck_example_catches_the_planted_bug():

@@ -1,0 +1,109 @@
+"""Classify handwritten digits with a small CNN (Conv2d, BatchNorm, max pooling); save a confusion matrix.
+
+    python examples/cnn_digits.py [--epochs 15] [--out plots]        # the 8x8 digits bundled with scikit-learn
+    python examples/cnn_digits.py --mnist DIR                        # MNIST, when DIR holds its four IDX files
+"""
+import argparse
+import os
+import time
+
+import numpy as np
+
+import minigrad as mg
+import minigrad.functions as F
+import minigrad.layers as L
+from minigrad.data import MNIST, DataLoader, Digits
+from minigrad.models import Model
+from minigrad.optimizers import Adam
+
+
+class CNN(Model):
+    """Two blocks of 3x3 convolution, batch norm, ReLU and 2x2 max pooling, then two linear layers."""
+
+    def __init__(self, channels=(16, 32), hidden=64, classes=10):
+        super().__init__()
+        self.conv1, self.bn1 = L.Conv2d(channels[0], 3, pad=1), L.BatchNorm()
+        self.conv2, self.bn2 = L.Conv2d(channels[1], 3, pad=1), L.BatchNorm()
+        self.fc1, self.fc2 = L.Linear(hidden), L.Linear(classes)
+
+    def forward(self, x):
+        x = F.max_pooling(F.relu(self.bn1(self.conv1(x))), 2, 2)
+        x = F.max_pooling(F.relu(self.bn2(self.conv2(x))), 2, 2)
+        x = F.reshape(x, (x.shape[0], -1))
+        return self.fc2(F.relu(self.fc1(x)))
+
+
+def images(dataset, side):
+    """The dataset's flat pixel rows as (N, 1, side, side) images."""
+    dataset.data = dataset.data.reshape(len(dataset.data), 1, side, side)
+    return dataset
+
+
+def evaluate(model, dataset, gpu, batch_size=500):
+    predicted = []
+    with mg.no_grad(), mg.test_mode():
+        for x, _ in DataLoader(dataset, batch_size, shuffle=False, gpu=gpu):
+            predicted.append(mg.as_numpy(model(x).data).argmax(axis=1))
+    return np.concatenate(predicted)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--lr", type=float, default=0.003)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--mnist", metavar="DIR", help="train on MNIST from the IDX files in DIR (no download)")
+    parser.add_argument("--out", default="plots", help="folder for the confusion matrix PNG")
+    parser.add_argument("--no-plots", action="store_true")
+    parser.add_argument("--gpu", action="store_true", help="train on the GPU (CuPy)")
+    args = parser.parse_args(argv)
+
+    np.random.seed(args.seed)
+    if args.mnist:
+        train, test = (images(MNIST(args.mnist, train=t, download=False), 28) for t in (True, False))
+        name = "MNIST"
+    else:
+        train, test = (images(Digits(train=t), 8) for t in (True, False))
+        name = "digits"
+    model = CNN()
+    optimizer = Adam(lr=args.lr).setup(model)
+    start = time.perf_counter()
+    for epoch in range(1, args.epochs + 1):
+        total = 0.0
+        for x, t in DataLoader(train, args.batch_size, gpu=args.gpu, seed=args.seed + epoch):
+            loss = F.softmax_cross_entropy(model(x), t)
+            model.cleargrads()
+            loss.backward()
+            optimizer.update()
+            total += float(loss.data) * len(t)
+        print(f"epoch {epoch:3d}  training loss {total / len(train):.4f}  ({time.perf_counter() - start:.0f} s)")
+
+    predicted = evaluate(model, test, args.gpu)
+    confusion = np.zeros((10, 10), dtype=int)
+    np.add.at(confusion, (test.label, predicted), 1)
+    print(f"test accuracy: {np.trace(confusion) / len(test):.2%} on {len(test)} held-out {name} images")
+    if not args.no_plots:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        os.makedirs(args.out, exist_ok=True)
+        fig, ax = plt.subplots(figsize=(5, 4.5))
+        ax.imshow(confusion, cmap="Blues")
+        for i, j in np.ndindex(confusion.shape):
+            if confusion[i, j]:
+                ax.text(j, i, confusion[i, j], ha="center", va="center", fontsize=8,
+                        color="white" if confusion[i, j] > confusion.max() / 2 else "black")
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("true")
+        ax.set_xticks(range(10))
+        ax.set_yticks(range(10))
+        ax.set_title(f"CNN on {name}: confusion matrix (test set)")
+        fig.tight_layout()
+        path = os.path.join(args.out, f"cnn_{name.lower()}_confusion.png")
+        fig.savefig(path, dpi=100)
+        print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
