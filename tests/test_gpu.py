@@ -91,6 +91,30 @@ def test_layers_built_on_the_device_keep_their_parameters_there(cupy, tmp_path):
         np.testing.assert_array_equal(mg.as_numpy(p.data), mg.as_numpy(q.data))
 
 
+def test_a_cnn_trains_on_the_device_as_on_the_host(cupy):
+    """Conv2d, BatchNorm (its running averages too), pooling and Linear, lazily sized from a device batch."""
+    from minigrad import layers as L
+    x = np.random.default_rng(0).standard_normal((4, 2, 6, 6)).astype(np.float32)
+    t = np.array([0, 1, 2, 1])
+    results = []
+    for device in (False, True):
+        np.random.seed(0)
+        model = mg.models.Sequential(L.Conv2d(3, 3, pad=1), L.BatchNorm(), F.relu, lambda h: F.max_pooling(h, 2, 2),
+                                     L.Deconv2d(2, 2, stride=2), lambda h: F.average_pooling(h, 3, 3),
+                                     lambda h: F.reshape(h, (4, -1)), L.Linear(3))
+        xb, tb = (mg.as_cupy(x), mg.as_cupy(t)) if device else (x, t)
+        optimizer = O.SGD(lr=0.1).setup(model)
+        for _ in range(3):
+            loss = F.softmax_cross_entropy(model(xb), tb)
+            model.cleargrads()
+            loss.backward()
+            optimizer.update()
+        assert all(mg.get_array_module(p) is (cupy if device else np) for p in model.params())
+        results.append([mg.as_numpy(p.data) for p in model.params()])
+    for host, dev in zip(*results):
+        np.testing.assert_allclose(dev, host, rtol=1e-5, atol=1e-6)
+
+
 OPTIMIZERS = [lambda: O.SGD(lr=0.1), lambda: O.MomentumSGD(lr=0.1), lambda: O.AdaGrad(lr=0.1),
               lambda: O.Adam(lr=0.01), lambda: O.AdamW(lr=0.01, weight_decay=0.1)]
 
