@@ -15,6 +15,7 @@ import minigrad.layers as L
 from minigrad.data import MNIST, DataLoader, Digits
 from minigrad.models import Model
 from minigrad.optimizers import Adam
+from minigrad.utils import confusion_matrix, plot_confusion
 
 
 class CNN(Model):
@@ -80,28 +81,12 @@ def main(argv=None):
         print(f"epoch {epoch:3d}  training loss {total / len(train):.4f}  ({time.perf_counter() - start:.0f} s)")
 
     predicted = evaluate(model, test, args.gpu)
-    confusion = np.zeros((10, 10), dtype=int)
-    np.add.at(confusion, (test.label, predicted), 1)
+    confusion = confusion_matrix(test.label, predicted, 10)
     print(f"test accuracy: {np.trace(confusion) / len(test):.2%} on {len(test)} held-out {name} images")
     if not args.no_plots:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
         os.makedirs(args.out, exist_ok=True)
-        fig, ax = plt.subplots(figsize=(5, 4.5))
-        ax.imshow(confusion, cmap="Blues")
-        for i, j in np.ndindex(confusion.shape):
-            if confusion[i, j]:
-                ax.text(j, i, confusion[i, j], ha="center", va="center", fontsize=8,
-                        color="white" if confusion[i, j] > confusion.max() / 2 else "black")
-        ax.set_xlabel("predicted")
-        ax.set_ylabel("true")
-        ax.set_xticks(range(10))
-        ax.set_yticks(range(10))
-        ax.set_title(f"CNN on {name}: confusion matrix (test set)")
-        fig.tight_layout()
         path = os.path.join(args.out, f"cnn_{name.lower()}_confusion.png")
-        fig.savefig(path, dpi=100)
+        plot_confusion(confusion, path, f"CNN on {name}: confusion matrix (test set)")
         print(f"wrote {path}")
 
 

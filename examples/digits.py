@@ -12,6 +12,7 @@ import minigrad.functions as F
 from minigrad.data import DataLoader, Digits
 from minigrad.models import MLP
 from minigrad.optimizers import Adam
+from minigrad.utils import confusion_matrix, plot_confusion
 
 
 def main(argv=None):
@@ -44,28 +45,12 @@ def main(argv=None):
     with mg.no_grad(), mg.test_mode():
         x = mg.as_cupy(test.data) if args.gpu else test.data
         predicted = mg.as_numpy(model(x).data).argmax(axis=1)
-    confusion = np.zeros((10, 10), dtype=int)
-    np.add.at(confusion, (test.label, predicted), 1)
+    confusion = confusion_matrix(test.label, predicted, 10)
     print(f"test accuracy: {np.trace(confusion) / len(test):.1%} on {len(test)} held-out images")
     if not args.no_plots:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
         os.makedirs(args.out, exist_ok=True)
-        fig, ax = plt.subplots(figsize=(5, 4.5))
-        ax.imshow(confusion, cmap="Blues")
-        for i, j in np.ndindex(confusion.shape):
-            if confusion[i, j]:
-                ax.text(j, i, confusion[i, j], ha="center", va="center", fontsize=8,
-                        color="white" if confusion[i, j] > confusion.max() / 2 else "black")
-        ax.set_xlabel("predicted")
-        ax.set_ylabel("true")
-        ax.set_xticks(range(10))
-        ax.set_yticks(range(10))
-        ax.set_title("digits: confusion matrix (test set)")
-        fig.tight_layout()
         path = os.path.join(args.out, "digits_confusion.png")
-        fig.savefig(path, dpi=100)
+        plot_confusion(confusion, path, "digits: confusion matrix (test set)")
         print(f"wrote {path}")
 
 

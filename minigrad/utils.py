@@ -1,7 +1,9 @@
-"""Graph drawing: the computational graph of a Variable as DOT text, rendered with Graphviz when installed."""
+"""Drawing: the computational graph of a Variable (DOT text, rendered with Graphviz), and confusion matrices."""
 import os
 import shutil
 import subprocess
+
+import numpy as np
 
 from minigrad.core import Variable
 
@@ -47,3 +49,32 @@ def plot_graph(y, verbose=True, to_file="graph.png"):
     extension = os.path.splitext(to_file)[1][1:] or "png"
     subprocess.run(["dot", dot_file, "-T", extension, "-o", to_file], check=True)
     return to_file
+
+
+def confusion_matrix(t, predicted, classes):
+    """counts[i, j]: how many examples of true class i were predicted as class j."""
+    counts = np.zeros((classes, classes), dtype=int)
+    np.add.at(counts, (np.asarray(t), np.asarray(predicted)), 1)
+    return counts
+
+
+def plot_confusion(counts, path, title):
+    """Draw a confusion matrix (counts in the cells) to a PNG at path with matplotlib."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(5, 4.5))
+    ax.imshow(counts, cmap="Blues")
+    for i, j in np.ndindex(counts.shape):
+        if counts[i, j]:
+            ax.text(j, i, counts[i, j], ha="center", va="center", fontsize=8,
+                    color="white" if counts[i, j] > counts.max() / 2 else "black")
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_xticks(range(len(counts)))
+    ax.set_yticks(range(len(counts)))
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+

@@ -12,6 +12,16 @@ def run(*args):
     return r.stdout
 
 
+def bench(name):
+    """A benchmark script imported as a module."""
+    import importlib
+    sys.path.insert(0, str(BENCH))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(BENCH))
+
+
 def test_engine_benchmark_runs():
     out = run("bench_engine.py", "--sizes", "50", "--rounds", "1", "--repeats", "1")
     assert "us per op" in out
@@ -35,11 +45,7 @@ def test_dezeros_convolution_in_the_benchmark_is_a_convolution():
 
     import minigrad as mg
     import minigrad.functions as F
-    sys.path.insert(0, str(BENCH))
-    try:
-        from bench_cnn import dezero_conv_step
-    finally:
-        sys.path.remove(str(BENCH))
+    dezero_conv_step = bench("bench_cnn").dezero_conv_step
     rng = np.random.default_rng(0)
     x, W, b = (mg.Variable(rng.standard_normal(s)) for s in ((2, 3, 6, 5), (4, 3, 3, 3), (4,)))
     y = F.conv2d(x, W, b, 2, 1)
@@ -61,11 +67,7 @@ def test_training_benchmark_compares_the_same_step():
     import minigrad.functions as F
     from minigrad.models import MLP
     from minigrad.optimizers import SGD
-    sys.path.insert(0, str(BENCH))
-    try:
-        from bench_training import numpy_step
-    finally:
-        sys.path.remove(str(BENCH))
+    numpy_step = bench("bench_training").numpy_step
     rng = np.random.default_rng(0)
     x, t = rng.standard_normal((6, 8)), rng.integers(0, 3, 6)
     model = MLP([5, 4, 3], dtype=np.float64)

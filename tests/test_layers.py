@@ -142,3 +142,12 @@ def test_model_plot_renders_or_explains(tmp_path):
         assert model.plot(np.ones((1, 4), np.float32), to_file=str(target)) == str(target)
         assert target.read_bytes()[:4] == b"\x89PNG"
     assert "Linear" in (tmp_path / "model.dot").read_text()
+
+
+def test_confusion_matrix_counts_each_true_and_predicted_pair(tmp_path):
+    from minigrad.utils import confusion_matrix, plot_confusion
+    counts = confusion_matrix([0, 1, 1, 2, 2, 2], [0, 1, 2, 2, 2, 0], 3)
+    np.testing.assert_array_equal(counts, [[1, 0, 0], [0, 1, 1], [1, 0, 2]])
+    pytest.importorskip("matplotlib")
+    plot_confusion(counts, tmp_path / "c.png", "test")
+    assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"

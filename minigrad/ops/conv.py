@@ -59,20 +59,6 @@ class Col2im(Function):
         return Im2col(self.win, self.to_matrix)(gy)
 
 
-def _check_weight(x, W, op, in_axis):
-    if W.ndim != 4:
-        raise ValueError(f"{op}: W must be 4-D, got shape {W.shape}")
-    if x.shape[1] != W.shape[in_axis]:
-        layout = "(OC, C, KH, KW)" if in_axis == 1 else "(C, OC, KH, KW)"
-        raise ValueError(f"{op}: x of shape {x.shape} has {x.shape[1]} channels but W of shape {W.shape} "
-                         f"{layout} expects {W.shape[in_axis]}")
-
-
-def _check_bias(b, oc, op):
-    if b is not None and b.shape != (oc,):
-        raise ValueError(f"{op}: b of shape {b.shape} does not match the {oc} output channels; expected ({oc},)")
-
-
 def _channels_first(x):
     """(N, C, ...) -> a (C, N * ...) matrix, copied by the CPU threads."""
     xp = get_array_module(x)
@@ -103,63 +89,29 @@ def _deconv(x, W, win, outsize):
     return win.scatter(col.reshape(oc, kh, kw, n, h, w).transpose(3, 0, 1, 2, 4, 5), (n, oc) + outsize)
 
 
-class Conv2d(Function):
-    """y = conv2d(x, W) + b for x (N, C, H, W), W (OC, C, KH, KW), b (OC,); forward sets `win` (stride and pad
-    from the construction, the kernel from W)."""
+class _Convolution(Function):
+    """What Conv2d and Deconv2d share: the checks, the bias, and the gradients' pattern. Forward sets `win`
+    (stride and pad from the construction, the kernel from W)."""
 
     keeps_output = False
 
-    def __init__(self, win):
-        self.win = win
-
-    def forward(self, x, W, b=None):
-        op = "conv2d"
-        check_image(x, op)
-        _check_weight(x, W, op, 1)
-        _check_bias(b, W.shape[0], op)
-        self.win = self.win.with_kernel(W, op)
-        operands(x, W, b)
-        y = _conv(x, W, self.win)
-        if b is not None:
-            y += b.reshape(1, -1, 1, 1)
-        return y
-
-    def backward(self, gy):
-        x, W = self.inputs[:2]
-        needs = self.needs_input_grad
-        gx = deconv2d(gy, W, None, self.win.s, self.win.p, x.shape[2:]) if needs[0] else None
-        gW = Conv2dGradW(self.win)(x, gy) if needs[1] else None
-        gb = reductions.sum(gy, axis=(0, 2, 3)) if len(needs) == 3 and needs[2] else None
-        return gx, gW, gb
-
-
-class Deconv2d(Function):
-    """y = the transposed convolution of x (N, C, H, W) with W (C, OC, KH, KW), plus b (OC,), of spatial size
-    `outsize`; forward sets `win` (as Conv2d's) and `outsize`."""
-
-    keeps_output = False
-
-    def __init__(self, win, outsize):
+    def __init__(self, win, outsize=None):
         self.win, self.outsize = win, outsize
 
     def forward(self, x, W, b=None):
-        op = "deconv2d"
-        check_image(x, op)
-        _check_weight(x, W, op, 0)
-        _check_bias(b, W.shape[1], op)
-        self.win = self.win.with_kernel(W, op)
-        (kh, kw), (sh, sw), (ph, pw) = self.win.k, self.win.s, self.win.p
-        h, w = x.shape[2:]
-        if self.outsize is None:
-            self.outsize = deconv_outsize(h, kh, sh, ph), deconv_outsize(w, kw, sw, pw)
-        oh, ow = self.outsize = pair(self.outsize, "outsize", op, 1)
-        if (conv_outsize(oh, kh, sh, ph), conv_outsize(ow, kw, sw, pw)) != (h, w):
-            raise ValueError(f"{op}: outsize {self.outsize} does not fit an input of spatial size {(h, w)} with "
-                             f"kernel {(kh, kw)}, stride {(sh, sw)} and pad {(ph, pw)}; expected height in "
-                             f"[{deconv_outsize(h, kh, sh, ph)}, {deconv_outsize(h, kh, sh, ph) + sh - 1}] and "
-                             f"width in [{deconv_outsize(w, kw, sw, pw)}, {deconv_outsize(w, kw, sw, pw) + sw - 1}]")
+        check_image(x, self.op)
+        if W.ndim != 4:
+            raise ValueError(f"{self.op}: W must be 4-D, got shape {W.shape}")
+        if x.shape[1] != W.shape[self.in_axis]:
+            raise ValueError(f"{self.op}: x of shape {x.shape} has {x.shape[1]} channels but W of shape {W.shape} "
+                             f"{self.layout} expects {W.shape[self.in_axis]}")
+        oc = W.shape[1 - self.in_axis]
+        if b is not None and b.shape != (oc,):
+            raise ValueError(f"{self.op}: b of shape {b.shape} does not match the {oc} output channels; "
+                             f"expected ({oc},)")
+        self.win = self.win.with_kernel(W, self.op)
         operands(x, W, b)
-        y = _deconv(x, W, self.win, self.outsize)
+        y = self.compute(x, W)
         if b is not None:
             y += b.reshape(1, -1, 1, 1)
         return y
@@ -167,10 +119,49 @@ class Deconv2d(Function):
     def backward(self, gy):
         x, W = self.inputs[:2]
         needs = self.needs_input_grad
-        gx = conv2d(gy, W, None, self.win.s, self.win.p) if needs[0] else None
-        gW = Conv2dGradW(self.win)(gy, x) if needs[1] else None
+        gx = self.input_grad(gy, W, x.shape[2:]) if needs[0] else None
+        gW = self.weight_grad(x, gy) if needs[1] else None
         gb = reductions.sum(gy, axis=(0, 2, 3)) if len(needs) == 3 and needs[2] else None
         return gx, gW, gb
+
+
+class Conv2d(_Convolution):
+    """y = conv2d(x, W) + b for x (N, C, H, W), W (OC, C, KH, KW), b (OC,)."""
+
+    op, in_axis, layout = "conv2d", 1, "(OC, C, KH, KW)"
+
+    def compute(self, x, W):
+        return _conv(x, W, self.win)
+
+    def input_grad(self, gy, W, size):
+        return deconv2d(gy, W, None, self.win.s, self.win.p, size)
+
+    def weight_grad(self, x, gy):
+        return Conv2dGradW(self.win)(x, gy)
+
+
+class Deconv2d(_Convolution):
+    """y = the transposed convolution of x (N, C, H, W) with W (C, OC, KH, KW), plus b (OC,), of spatial size
+    `outsize` (forward sets it when None)."""
+
+    op, in_axis, layout = "deconv2d", 0, "(C, OC, KH, KW)"
+
+    def compute(self, x, W):
+        (kh, kw), (sh, sw), (ph, pw) = self.win.k, self.win.s, self.win.p
+        h, w = x.shape[2:]
+        least = deconv_outsize(h, kh, sh, ph), deconv_outsize(w, kw, sw, pw)
+        oh, ow = self.outsize = pair(least if self.outsize is None else self.outsize, "outsize", self.op, 1)
+        if (conv_outsize(oh, kh, sh, ph), conv_outsize(ow, kw, sw, pw)) != (h, w):
+            raise ValueError(f"{self.op}: outsize {self.outsize} does not fit an input of spatial size {(h, w)} "
+                             f"with kernel {(kh, kw)}, stride {(sh, sw)} and pad {(ph, pw)}; expected height in "
+                             f"[{least[0]}, {least[0] + sh - 1}] and width in [{least[1]}, {least[1] + sw - 1}]")
+        return _deconv(x, W, self.win, self.outsize)
+
+    def input_grad(self, gy, W, size):
+        return conv2d(gy, W, None, self.win.s, self.win.p)
+
+    def weight_grad(self, x, gy):
+        return Conv2dGradW(self.win)(gy, x)
 
 
 class Conv2dGradW(Function):
