@@ -1,6 +1,7 @@
 """The op library as one namespace, re-exported from ops and losses: `import minigrad.functions as F`."""
 from minigrad.losses.bce import binary_cross_entropy, binary_cross_entropy_with_logits, sigmoid_bce, sigmoid_bce_simple
 from minigrad.losses.ce import cross_entropy, softmax_cross_entropy, softmax_cross_entropy_simple
+from minigrad.losses.linear_ce import linear_cross_entropy
 from minigrad.losses.mse import accuracy, mean_squared_error
 from minigrad.losses.nll import nll_loss
 from minigrad.ops.activations import log_sigmoid, log_softmax, logsumexp, sigmoid, softmax, softmax_simple
@@ -30,7 +31,8 @@ from minigrad.ops.shaping import broadcast_to, copy, embed_id, get_item, reshape
 __all__ = ["abs", "accuracy", "add", "astype", "average_pooling", "batch_norm", "binary_cross_entropy",
            "binary_cross_entropy_with_logits", "broadcast_to", "clip", "col2im", "conv2d", "copy", "cos",
            "cross_entropy", "deconv2d", "div", "dropout", "embed_id", "exp", "get_item", "im2col", "leaky_relu",
-           "linear", "log", "log_sigmoid", "log_softmax", "logsumexp", "matmul", "max", "max_pooling", "mean",
+           "linear", "linear_cross_entropy", "log", "log_sigmoid", "log_softmax", "logsumexp", "matmul", "max",
+           "max_pooling", "mean",
            "mean_squared_error", "min", "mul", "neg", "nll_loss", "pooling", "pow", "relu", "reshape", "sigmoid",
            "sigmoid_bce",
            "sigmoid_bce_simple", "sin", "softmax", "softmax_cross_entropy", "softmax_cross_entropy_simple",

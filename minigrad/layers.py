@@ -81,13 +81,39 @@ class Linear(Layer):
         w = np.random.standard_normal((self.in_size, self.out_size)) * scale
         self.W.data = xp.asarray(w.astype(self.dtype))
 
-    def forward(self, x):
+    def _lazy_init(self, x):
         if self.W.data is None:
             self.in_size = x.shape[-1]
             self._init_W(get_array_module(x))
             if self.b is not None and get_array_module(self.b.data) is not get_array_module(self.W.data):
                 self.b.to_gpu()
+
+    def forward(self, x):
+        self._lazy_init(x)
         return F.linear(x, self.W, self.b)
+
+
+class LinearCrossEntropy(Linear):
+    """An output layer with its loss fused: layer(x) is Linear's x @ W + b (the logits, e.g. for sampling),
+    layer(x, t) the cross entropy of those logits against class indices t, by F.linear_cross_entropy, which
+    never builds the logits. The loss options (weight, ignore_index, reduction, label_smoothing, chunk_size)
+    are given at construction."""
+
+    OPTIONS = ("weight", "ignore_index", "reduction", "label_smoothing", "chunk_size")
+
+    def __init__(self, out_size, *, in_size=None, nobias=False, dtype=np.float32, **loss_options):
+        unknown = sorted(set(loss_options) - set(self.OPTIONS))
+        if unknown:
+            raise TypeError(f"LinearCrossEntropy: unknown loss option {unknown[0]!r}; expected one of "
+                            f"{', '.join(self.OPTIONS)}")
+        super().__init__(out_size, in_size=in_size, nobias=nobias, dtype=dtype)
+        self.loss_options = loss_options
+
+    def forward(self, x, t=None):
+        if t is None:
+            return super().forward(x)
+        self._lazy_init(x)
+        return F.linear_cross_entropy(x, self.W, t, self.b, **self.loss_options)
 
 
 class Dropout(Layer):

@@ -234,6 +234,13 @@ SPECS = [
                                         rng.standard_normal(2)), "(N, C, H, W)"),
     Spec("BatchNorm", _bn, lambda rng: (rng.standard_normal((4, 3)), rng.uniform(0.5, 2, 3), rng.standard_normal(3)),
          "(N, C)"),
+    Spec("LinearCrossEntropy", lambda x, W, b: F.linear_cross_entropy(x, W, _on(x, T2), b, weight=_on(x, W3),
+                                                                      label_smoothing=0.2, chunk_size=3),
+         lambda rng: (rng.standard_normal((4, 2)), rng.standard_normal((2, 3)), rng.standard_normal(3)),
+         "bias, weight, smoothing, blocks of 3 rows"),
+    Spec("LinearCrossEntropy", lambda x, W: F.linear_cross_entropy(x, W, _on(x, [1, -100, 0]), reduction="none",
+                                                                   chunk_size=2),
+         _two((3, 4), (4, 3)), "no bias, ignore_index, none"),
     Spec("BinaryCrossEntropy", lambda p, y: F.binary_cross_entropy(p, y, reduction="none"),
          lambda rng: (rng.uniform(0.1, 0.9, (5,)), rng.uniform(0, 1, (5,))), "none"),
 ]

@@ -93,6 +93,28 @@ class CrossEntropyCall:
             e -= self.weighted(k * (self.eps / self.layout.c))
 
 
+    def rows(self, xb, e, lo, hi, q=None, k=None):
+        """The loss terms of rows lo:hi from their logits xb, with e (xb's shape; xb itself is allowed) as the
+        work array; given k (the rows' gradient scale), e becomes their gradient. Set np.errstate around it."""
+        xp = get_array_module(xb)
+        # z = x - max <= 0: exp(z) cannot overflow, and log_softmax = z - log(s) has no cancellation.
+        xp.subtract(xb, xb.max(axis=1, keepdims=True), out=e)
+        qb, mass = self.block_targets(q, lo, hi)
+        if qb is None:
+            tg = self.targets
+            zq = (1 - self.eps) * tg.wt[lo:hi] * xp.take_along_axis(e, tg.t[lo:hi], axis=1)
+            if self.eps:
+                zq += (self.eps / self.layout.c) * self.class_sum(e)
+        else:
+            zq = self.class_sum(qb * e)
+        xp.exp(e, out=e)
+        s = e.sum(axis=1, keepdims=True)
+        lb = mass * xp.log(s) - zq
+        if k is not None:
+            self.to_gradient(e, s, k, qb, mass, lo, hi)
+        return lb if qb is not None else xp.where(self.targets.valid[lo:hi], lb, 0)
+
+
 class SoftmaxCrossEntropy(Function):
     """-sum_c P[n, c] log_softmax(x)[n, c] per position, reduced; P the weighted (smoothed) target.
 
@@ -128,22 +150,7 @@ class SoftmaxCrossEntropy(Function):
             with np.errstate(invalid="ignore", divide="ignore"):  # -inf rows or +inf give NaN, as torch
                 xb = x[lo:hi]
                 e = xp.empty_like(xb) if g is None else g[lo:hi]
-                # z = x - max <= 0: exp(z) cannot overflow, and log_softmax = z - log(s) has no cancellation.
-                xp.subtract(xb, xb.max(axis=1, keepdims=True), out=e)
-                qb, mass = cl.block_targets(q, lo, hi)
-                if qb is None:
-                    tg = cl.targets
-                    zq = (1 - cl.eps) * tg.wt[lo:hi] * xp.take_along_axis(e, tg.t[lo:hi], axis=1)
-                    if cl.eps:
-                        zq += (cl.eps / lay.c) * cl.class_sum(e)
-                else:
-                    zq = cl.class_sum(qb * e)
-                xp.exp(e, out=e)
-                s = e.sum(axis=1, keepdims=True)
-                lb = mass * xp.log(s) - zq
-                loss[lo:hi] = lb if qb is not None else xp.where(cl.targets.valid[lo:hi], lb, 0)
-                if g is not None:
-                    cl.to_gradient(e, s, coef[lo:hi], qb, mass, lo, hi)
+                loss[lo:hi] = cl.rows(xb, e, lo, hi, q, None if g is None else coef[lo:hi])
 
         for_blocks(block, lay.view[0], lay.row_size, xp, BLOCK)
         self.grad_buffer = g
@@ -239,9 +246,10 @@ class SoftmaxCrossEntropyGrad(Function):
         return gx, ggy
 
 
-def _smoothing(label_smoothing):
+def check_smoothing(label_smoothing, op="softmax_cross_entropy"):
+    """label_smoothing as a float in [0, 1]; ValueError naming op otherwise."""
     if not isinstance(label_smoothing, numbers.Real) or not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"softmax_cross_entropy: label_smoothing must be between 0.0 and 1.0, "
+        raise ValueError(f"{op}: label_smoothing must be between 0.0 and 1.0, "
                          f"got {label_smoothing!r}")
     return float(label_smoothing)
 
@@ -251,7 +259,7 @@ def describe(x, t, *, weight=None, ignore_index=-100, reduction="mean", label_sm
     op = "softmax_cross_entropy"
     x = check_float(as_variable(x, f"{op}: input"), op)
     mode = check_reduction(reduction)
-    eps = _smoothing(label_smoothing)
+    eps = check_smoothing(label_smoothing)
     lay = Layout.of(x.shape, op)
     if lay.c == 0:
         raise ValueError(f"{op}: expected at least one class, got input shape {x.shape}")
