@@ -13,7 +13,7 @@ import sys
 import tracemalloc
 
 import numpy as np
-from common import median_time, table, try_import_torch
+from common import median_time, peak_rss, table, try_import_torch
 
 
 def shape(text):
@@ -85,15 +85,6 @@ def speed(loss, shapes, rounds, repeats, torch):
     return rows
 
 
-def _peak_rss(reset=False):
-    """This process's peak resident set in bytes (Linux VmHWM), optionally reset to the current one first."""
-    if reset:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-    with open("/proc/self/status") as f:
-        return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmHWM"))
-
-
 def memory_worker(framework, loss, n, c):
     """In a fresh process: peak extra memory of one forward + backward, as multiples of the logits."""
     torch = try_import_torch() if framework == "torch" else None
@@ -101,12 +92,12 @@ def memory_worker(framework, loss, n, c):
         import minigrad  # noqa: F401  (imported before the baseline, like torch)
     x, t = inputs(loss, n, c)
     fn = minigrad_fns(loss, x, t)["fused"] if torch is None else torch_fn(torch, loss, x, t)
-    base = _peak_rss(reset=True)
+    base = peak_rss(reset=True)
     tracemalloc.start()
     fn()
     traced = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    rss = _peak_rss() - base
+    rss = peak_rss() - base
     print(json.dumps({"tracemalloc": traced / x.nbytes if torch is None else None, "rss": rss / x.nbytes}))
 
 

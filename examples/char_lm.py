@@ -113,7 +113,7 @@ def main(argv=None):
     from tqdm import tqdm
     limit = args.max_windows or 10 ** 9
     history = {"window": [], "train": [], "valid": []}
-    start, done, epoch = time.perf_counter(), 0, 0
+    start, done, epoch, recent = time.perf_counter(), 0, 0, []
     bar = tqdm(total=limit if args.max_windows else None, unit="window", disable=args.quiet)
     while done < limit and time.perf_counter() - start < args.minutes * 60:
         epoch += 1
@@ -130,9 +130,11 @@ def main(argv=None):
             done += 1
             bar.update(1)
             bar.set_postfix(epoch=epoch, loss=f"{float(loss):.3f}")
-            if done % 100 == 0:
+            recent.append(float(loss))
+            if done % 50 == 0:  # the mean training loss of the last 50 windows
                 history["window"].append(done)
-                history["train"].append(float(loss))
+                history["train"].append(float(np.mean(recent)))
+                recent = []
             if done >= limit or time.perf_counter() - start >= args.minutes * 60:
                 break
     bar.close()
@@ -148,7 +150,7 @@ def main(argv=None):
         import matplotlib.pyplot as plt
         os.makedirs(args.out, exist_ok=True)
         fig, ax = plt.subplots(figsize=(6, 3.5))
-        ax.plot(history["window"], np.exp(history["train"]), label="training (per window)")
+        ax.plot(history["window"], np.exp(history["train"]), label="training (mean of 50 windows)")
         ax.axhline(math.exp(nll), color="tab:green", ls="--", label="validation, end of training")
         ax.axhline(math.exp(unigram), color="tab:red", ls=":", label="unigram model")
         ax.set_yscale("log")

@@ -39,6 +39,12 @@ def test_cnn_benchmark_runs():
     assert all(case in out for case in ("conv2d", "max_pooling", "batch_norm", "lstm")) and "im2col" in out
 
 
+def test_linear_cross_entropy_benchmark_runs():
+    out = run("bench_linear_ce.py", "--sizes", "64", "8", "100", "--rounds", "1", "--repeats", "1", "--impls",
+              "minigrad", "composite", "torch-chunked")
+    assert "composite" in out and "minigrad" in out and "failed" not in out
+
+
 def test_dezeros_convolution_in_the_benchmark_is_a_convolution():
     """The benchmark's DeZero convolution step computes what minigrad's conv2d and its gradients compute."""
     import numpy as np

@@ -1,5 +1,6 @@
 """Every example runs with tiny settings, so none rots (docs/design.md#layers)."""
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -14,7 +15,8 @@ TINY = {"newton.py": ["--steps", "3", "--max-gd-steps", "200"],
         "multilabel.py": ["--epochs", "1"],
         "gradcheck_custom.py": [],
         "cnn_digits.py": ["--epochs", "1", "--no-plots"],
-        "lstm_sin.py": ["--epochs", "2", "--hidden", "8", "--no-plots"]}
+        "lstm_sin.py": ["--epochs", "2", "--hidden", "8", "--no-plots"],
+        "char_lm.py": ["--max-windows", "2", "--hidden", "16", "--embed", "8", "--no-plots", "--quiet"]}
 
 
 def test_every_example_has_tiny_settings():
@@ -87,6 +89,17 @@ def test_lstm_sin_learns_the_curve_and_plots_it(tmp_path):
     mse = float(r.stdout.split("MSE on the cosine ")[1].split()[0])
     assert mse < 0.01  # the cosine's variance is 0.5
     assert (tmp_path / "lstm_sin.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_char_lm_beats_the_unigram_model_and_plots_its_curve(tmp_path):
+    """A short run (120 windows of a small LSTM); the default run trains for 2.5 minutes."""
+    r = subprocess.run([sys.executable, str(EXAMPLES / "char_lm.py"), "--max-windows", "120", "--hidden", "64",
+                        "--quiet", "--out", str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    found = re.search(r"validation perplexity ([0-9.]+) \(unigram ([0-9.]+)\)", r.stdout)
+    assert float(found.group(1)) < 0.5 * float(found.group(2)), r.stdout
+    assert "before training:" in r.stdout and "after training:" in r.stdout
+    assert (tmp_path / "char_lm.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_gradcheck_example_catches_the_planted_bug():
