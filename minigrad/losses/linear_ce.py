@@ -4,9 +4,10 @@ import numbers
 import numpy as np
 
 from minigrad.backend import get_array_module, operands
+from minigrad.blocks import for_blocks
 from minigrad.config import Config
 from minigrad.core import Function, Variable, as_variable
-from minigrad.losses.ce import CrossEntropyCall, SoftmaxCrossEntropyGrad, check_smoothing
+from minigrad.losses.ce import BLOCK, CrossEntropyCall, SoftmaxCrossEntropyGrad, check_smoothing
 from minigrad.losses.reduction import check_reduction
 from minigrad.losses.targets import class_index_targets
 from minigrad.ops.elementwise import astype
@@ -16,7 +17,7 @@ from minigrad.ops.shaping import transpose
 from minigrad.shapes import check_float
 
 OP = "linear_cross_entropy"
-SLICE = 1 << 12  # vocabulary columns per gW accumulation: the temporary is D x SLICE
+SLICE = 1 << 11  # vocabulary columns per gW accumulation: the temporary is D x SLICE
 
 
 class LinearCrossEntropy(Function):
@@ -58,21 +59,25 @@ class LinearCrossEntropy(Function):
         gb = xp.zeros_like(b) if grads and b is not None and needs[2] else None
         coef = None if coef is None else xp.broadcast_to(coef, (n, 1))
         z = xp.empty((min(self.rows, n), v), dtype=x.dtype)
-        part = xp.empty((d, min(SLICE, v)), dtype=x.dtype) if gW is not None else None
+        tmp = xp.empty((d, min(SLICE, v)), dtype=x.dtype) if gW is not None else None
         for lo in range(0, n, self.rows):
             hi = min(lo + self.rows, n)
             zb, xb = z[:hi - lo], x[lo:hi]
             xp.matmul(xb, W, out=zb)
             if b is not None:
                 zb += b
-            with np.errstate(invalid="ignore", divide="ignore"):  # -inf or +inf logits give NaN, as torch
-                loss[lo:hi] = cl.rows(zb, zb, lo, hi, None, None if coef is None else coef[lo:hi])
+
+            def rows(a, c, lo=lo, zb=zb):  # rows lo + a to lo + c, cache-sized, on the CPU threads
+                with np.errstate(invalid="ignore", divide="ignore"):  # -inf or +inf logits give NaN, as torch
+                    k = None if coef is None else coef[lo + a:lo + c]
+                    loss[lo + a:lo + c] = cl.rows(zb[a:c], zb[a:c], lo + a, lo + c, None, k)
+            for_blocks(rows, hi - lo, v, xp, BLOCK)
             if gx is not None:
                 xp.matmul(zb, W.T, out=gx[lo:hi])
             if gW is not None:
                 for c0 in range(0, v, SLICE):
                     c1 = min(c0 + SLICE, v)
-                    gW[:, c0:c1] += xp.matmul(xb.T, zb[:, c0:c1], out=part[:, :c1 - c0])
+                    gW[:, c0:c1] += xp.matmul(xb.T, zb[:, c0:c1], out=tmp[:, :c1 - c0])
             if gb is not None:
                 gb += zb.sum(axis=0)
         return loss, (gx, gW, gb)
