@@ -1,4 +1,4 @@
-"""Softmax cross entropy: fused SoftmaxCrossEntropy, its gradient SoftmaxCrossEntropyGrad, the composite reference."""
+"""Softmax cross entropy: fused SoftmaxCrossEntropy, its lean IndexCrossEntropy, its gradient, the composite."""
 import numbers
 from dataclasses import dataclass, field
 
@@ -11,7 +11,7 @@ from minigrad.config import Config
 from minigrad.core import Function, Variable, as_array, as_variable
 from minigrad.losses.checks import check_ignore_index, class_weight, float_target, on_input_backend, real_numbers
 from minigrad.losses.nll import NLLLoss, nll_loss
-from minigrad.losses.reduction import Reduction, check_reduction
+from minigrad.losses.reduction import Reduction, check_reduction, scalar_mode
 from minigrad.losses.targets import Layout, class_index_targets
 from minigrad.ops.activations import log_softmax, softmax
 from minigrad.ops.elementwise import float32_for_half
@@ -246,6 +246,68 @@ class SoftmaxCrossEntropyGrad(Function):
         return gx, ggy
 
 
+class IndexCrossEntropy(Function):
+    """SoftmaxCrossEntropy's common small case: host logits x (N, C), class indices t (N,) all in [0, C), no class
+    weights or smoothing, 'mean' or 'sum'. The same numbers, none of the per-call set-up. Keeps `grad`, the
+    gradient for gy = 1, which forward computes when `wanted` and backward hands out once; `t`, `mean` and
+    `wanted` are set at construction."""
+
+    keeps_output = False
+    grad = None
+
+    def __init__(self, t, mean, wanted):
+        self.t, self.mean, self.wanted = t, mean, wanted
+
+    def forward(self, x):
+        m = x.max(axis=1, keepdims=True)
+        if not np.isfinite(m).all():  # +inf, NaN or an all -inf row: NaN, as torch, without warnings
+            with np.errstate(invalid="ignore", divide="ignore"):
+                return self._forward(x, m)
+        return self._forward(x, m)
+
+    def _forward(self, x, m):
+        n, c = x.shape
+        one = x.dtype.type(1)
+        e = x - m
+        at = np.arange(0, n * c, c) + self.t  # the flat index of each row's target
+        zt = e.ravel()[at]
+        np.exp(e, out=e)
+        s = e.sum(axis=1, keepdims=True)
+        loss = (np.log(s)[:, 0] - zt).sum()
+        if self.wanted and Config.enable_backprop:
+            k = one / x.dtype.type(n) if self.mean else one  # the reduction's coefficient, as Reduction makes it
+            e *= k / s
+            e.ravel()[at] -= k
+            self.grad = e
+        return np.asarray(loss / x.dtype.type(n) if self.mean else loss, dtype=x.dtype)
+
+    def backward(self, gy):
+        x = self.inputs[0]
+        g, self.grad = self.grad, None
+        if Config.enable_backprop or g is None:  # create_graph or a second backward: the general gradient
+            call, _ = describe(x, self.t, reduction="mean" if self.mean else "sum")
+            return SoftmaxCrossEntropyGrad(call, g)(x, gy)
+        if not (type(gy.data) is np.ndarray and gy.data == 1):
+            g *= gy.data
+        return Variable(g)
+
+
+def _lean(x, t, weight, ignore_index, reduction, label_smoothing):
+    """The loss by IndexCrossEntropy when the call is the case it covers, else None."""
+    data = as_array(x)
+    if (weight is not None or type(data) is not np.ndarray or data.ndim != 2 or data.dtype.kind != "f"
+            or data.dtype.itemsize < 4 or type(label_smoothing) not in (int, float) or label_smoothing != 0
+            or type(ignore_index) is not int or ignore_index >= 0):
+        return None
+    mean = scalar_mode(reduction)
+    t = as_array(t)
+    n, c = data.shape
+    if (mean is None or type(t) is not np.ndarray or t.dtype.kind not in "iu" or t.shape != (n,) or not n or not c
+            or t.min() < 0 or t.max() >= c):
+        return None  # the general path takes (or reports) everything else
+    return IndexCrossEntropy(t, mean, isinstance(x, Variable) and x.requires_grad)(x)
+
+
 def check_smoothing(label_smoothing, op="softmax_cross_entropy"):
     """label_smoothing as a float in [0, 1]; ValueError naming op otherwise."""
     if not isinstance(label_smoothing, numbers.Real) or not 0.0 <= label_smoothing <= 1.0:
@@ -296,6 +358,9 @@ def softmax_cross_entropy(x, t, *, weight=None, ignore_index=-100, reduction="me
     the targets' weights for class indices and by the number of positions for probabilities.
     This is torch's cross_entropy; the class axis is 1 (0 for (C,) input). docs/losses.md has the formulas.
     """
+    lean = _lean(x, t, weight, ignore_index, reduction, label_smoothing)
+    if lean is not None:
+        return lean
     call, inputs = describe(x, t, weight=weight, ignore_index=ignore_index, reduction=reduction,
                             label_smoothing=label_smoothing)
     return SoftmaxCrossEntropy(call)(*inputs)

@@ -20,6 +20,12 @@ def check_reduction(reduction):
     return reduction
 
 
+def scalar_mode(reduction):
+    """True for 'mean', False for 'sum', None for anything else ('none', or a bad value that the general path
+    reports)."""
+    return {"mean": True, "sum": False}.get(reduction) if isinstance(reduction, str) else None
+
+
 @dataclass(frozen=True)
 class Reduction:
     """How a loss of per-position terms l_n is reduced, and how its gradient is scaled.
