@@ -30,7 +30,7 @@ check: $(PY)
 # Benchmarks compare against PyTorch when it is installed in .venv (`make torch`).
 bench: $(PY)
 	$(PIP) -e .
-	cd benchmarks && ../$(PY) bench_engine.py && ../$(PY) bench_training.py && ../$(PY) bench_losses.py && ../$(PY) bench_cnn.py && ../$(PY) bench_linear_ce.py
+	cd benchmarks && ../$(PY) bench_engine.py && ../$(PY) bench_training.py && ../$(PY) bench_losses.py && ../$(PY) bench_cnn.py && ../$(PY) bench_linear_ce.py && ../$(PY) bench_small.py
 
 # The fused losses on a GPU against torch on the same GPU (`pip install -e '.[gpu]'` and a CUDA build of torch).
 bench-gpu: $(PY)

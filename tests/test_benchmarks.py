@@ -45,6 +45,11 @@ def test_linear_cross_entropy_benchmark_runs():
     assert "composite" in out and "minigrad" in out and "failed" not in out
 
 
+def test_small_batch_benchmark_runs():
+    out = run("bench_small.py", "--calls", "2", "--rounds", "1", "--repeats", "1")
+    assert "ce 32x10" in out and "bce 32x5" in out and "spiral step" in out
+
+
 def test_dezeros_convolution_in_the_benchmark_is_a_convolution():
     """The benchmark's DeZero convolution step computes what minigrad's conv2d and its gradients compute."""
     import numpy as np

@@ -1,4 +1,5 @@
 """Softmax cross entropy: fused SoftmaxCrossEntropy, its lean IndexCrossEntropy, its gradient, the composite."""
+import functools
 import numbers
 from dataclasses import dataclass, field
 
@@ -269,7 +270,7 @@ class IndexCrossEntropy(Function):
         n, c = x.shape
         one = x.dtype.type(1)
         e = x - m
-        at = np.arange(0, n * c, c) + self.t  # the flat index of each row's target
+        at = self.t + _row_starts(n, c)  # the flat index of each row's target
         zt = e.ravel()[at]
         np.exp(e, out=e)
         s = e.sum(axis=1, keepdims=True)
@@ -290,6 +291,14 @@ class IndexCrossEntropy(Function):
         if not (type(gy.data) is np.ndarray and gy.data == 1):
             g *= gy.data
         return Variable(g)
+
+
+@functools.lru_cache(maxsize=64)
+def _row_starts(n, c):
+    """0, c, 2c, ...: the flat index where each of n rows of c starts (read-only, shared)."""
+    starts = np.arange(0, n * c, c)
+    starts.flags.writeable = False
+    return starts
 
 
 def _lean(x, t, weight, ignore_index, reduction, label_smoothing):
