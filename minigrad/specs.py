@@ -115,6 +115,7 @@ def _bn(x, gamma, beta):
 
 
 T2 = np.array([0, 2, 1, 2])
+Y34 = np.array([[0.0, 0.3, 1.0, 0.5], [1.0, 0.0, 0.2, 0.9], [0.6, 1.0, 0.0, 0.1]])
 T3 = np.array([[0, 2], [-100, 1], [2, 2]])
 W3 = np.array([0.5, 2.0, 1.5])
 
@@ -203,6 +204,10 @@ SPECS = [
     Spec("SigmoidBCE", lambda x, y: F.sigmoid_bce(x, y, pos_weight=_on(x, [[[2.0]], [[0.5]]]), reduction="none"),
          lambda rng: (rng.standard_normal((2, 2, 3, 2)) * 2, rng.uniform(0, 1, (2, 2, 3, 2))),
          "pos_weight (C, 1, 1), none"),
+    Spec("PlainSigmoidBCE", lambda x: F.sigmoid_bce(x, _on(x, Y34).astype(x.dtype)),
+         lambda rng: (rng.standard_normal((3, 4)) * 2,), "mean"),
+    Spec("PlainSigmoidBCE", lambda x: F.sigmoid_bce(x, _on(x, Y34[0]).astype(x.dtype), reduction="sum"),
+         lambda rng: (rng.standard_normal(4) * 2,), "sum"),
     Spec("SigmoidBCEGrad", lambda x, gy, y: _bce_grad(x, gy, y, w=[0.5, 1.0, 2.0, 1.5], pw=[3.0, 0.5, 1.0, 2.0]),
          lambda rng: (rng.standard_normal((3, 4)) * 2, rng.standard_normal(()), rng.uniform(0, 1, (3, 4))),
          "weight, pos_weight"),

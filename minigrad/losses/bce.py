@@ -1,4 +1,4 @@
-"""Binary cross entropy: fused SigmoidBCE (with SigmoidBCEGrad) and its composite reference; BinaryCrossEntropy."""
+"""Binary cross entropy: fused SigmoidBCE (its gradient, its lean PlainSigmoidBCE), the composite, BCELoss."""
 import math
 from dataclasses import dataclass
 
@@ -8,9 +8,9 @@ from minigrad import cuda, numerics
 from minigrad.backend import get_array_module, like
 from minigrad.blocks import for_blocks
 from minigrad.config import Config
-from minigrad.core import Function, as_variable
+from minigrad.core import Function, Variable, as_array, as_variable
 from minigrad.losses.checks import float_target, on_input_backend, real_numbers
-from minigrad.losses.reduction import Reduction, check_reduction
+from minigrad.losses.reduction import Reduction, check_reduction, scalar_mode
 from minigrad.ops.activations import log_sigmoid, sigmoid
 from minigrad.ops.arithmetic import log
 from minigrad.ops.elementwise import clip, float32_for_half
@@ -151,6 +151,55 @@ class SigmoidBCEGrad(Function):
         return gx, ggy, gt
 
 
+class PlainSigmoidBCE(Function):
+    """SigmoidBCE's common small case: host logits x of at most BLOCK elements, all finite and above -80, targets
+    y of x's shape and dtype taking no gradient, no weight or pos_weight, 'mean' or 'sum'. The same numbers,
+    none of the per-call set-up. Keeps `d` = sigmoid(x) - y, made by the forward when `wanted`, which the
+    backward scales and hands out once; `y`, `mean` and `wanted` are set at construction."""
+
+    keeps_output = False
+    d = None
+
+    def __init__(self, y, mean, wanted):
+        self.y, self.mean, self.wanted = y, mean, wanted
+
+    def forward(self, x):
+        y = self.y
+        loss = np.maximum(x, 0)
+        loss -= x * y
+        loss += numerics.log1p_exp_neg_abs(x)
+        if self.wanted and Config.enable_backprop:  # SigmoidBCEGrad's steps, in its order
+            d = np.exp(-x)
+            d += 1
+            np.reciprocal(d, out=d)
+            d -= y
+            self.d = d
+        total = loss.sum()
+        return total / x.dtype.type(x.size) if self.mean else total
+
+    def backward(self, gy):
+        x = self.inputs[0]
+        d, self.d = self.d, None
+        if Config.enable_backprop or d is None:  # create_graph or a second backward: the general gradient
+            call, (_, y) = describe(x, self.y, reduction="mean" if self.mean else "sum")
+            return SigmoidBCEGrad(call)(x, gy, y)
+        d *= gy.data * np.asarray(1 / x.size, dtype=x.dtype) if self.mean else gy.data  # Reduction.scale's k
+        return Variable(d)
+
+
+def _lean(x, t, weight, pos_weight, reduction):
+    """The loss by PlainSigmoidBCE when the call is the case it covers, else None."""
+    data, y = as_array(x), as_array(t)
+    if (weight is not None or pos_weight is not None or type(data) is not np.ndarray or type(y) is not np.ndarray
+            or data.dtype.kind != "f" or data.dtype.itemsize < 4 or y.dtype != data.dtype or y.shape != data.shape
+            or not 0 < data.size <= BLOCK or isinstance(t, Variable) and t.requires_grad):
+        return None
+    mean = scalar_mode(reduction)
+    if mean is None or not (data.min() >= -80 and data.max() < np.inf and np.isfinite(y).all()):
+        return None  # NaN fails the comparisons: the general path takes it
+    return PlainSigmoidBCE(y, mean, isinstance(x, Variable) and x.requires_grad)(x)
+
+
 class BinaryCrossEntropy(Function):
     """-w [y max(log p, -100) + (1 - y) max(log(1 - p), -100)] of probabilities p, as torch's BCELoss."""
 
@@ -244,6 +293,9 @@ def sigmoid_bce(x, t, *, weight=None, pos_weight=None, reduction="mean"):
     targets are cast to x's dtype; float targets that are Variables get a gradient.
     This is torch's binary_cross_entropy_with_logits; docs/losses.md has the formulas.
     """
+    lean = _lean(x, t, weight, pos_weight, reduction)
+    if lean is not None:
+        return lean
     call, inputs = describe(x, t, weight=weight, pos_weight=pos_weight, reduction=reduction)
     return SigmoidBCE(call)(*inputs)
 
