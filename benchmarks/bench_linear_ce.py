@@ -70,6 +70,7 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=3, help="timed steps per worker")
     parser.add_argument("--repeats", type=int, default=2, help="workers per implementation")
     parser.add_argument("--impls", nargs="+", choices=IMPLS, default=IMPLS)
+    parser.add_argument("--no-memory", action="store_true", help="time only")
     parser.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
     a = parser.parse_args(argv)
     sizes = a.sizes or [[4096, 512, 32000], [4096, 512, 128256]]
@@ -87,7 +88,7 @@ def main(argv=None):
         for _ in range(a.repeats):
             for impl in impls:
                 times[impl].append(run(impl, n, d, v, a.rounds, "time"))
-        memory = {impl: run(impl, n, d, v, 1, "memory") for impl in impls}
+        memory = {impl: None if a.no_memory else run(impl, n, d, v, 1, "memory") for impl in impls}
         logits = n * v * 4
         ms = {i: statistics.median(ts) * 1e3 for i, ts in times.items() if None not in ts}
         for impl in impls:

@@ -14,7 +14,7 @@ from common import table
 
 CE_SHAPES = [(32, 10), (256, 10), (256, 1000)]
 BCE_SHAPES = [(32, 5)]
-IMPLS = {"loss": ["fused", "composite", "torch"], "step": ["minigrad", "torch", "dezero"]}
+IMPLS = {"loss": ["minigrad", "composite", "torch"], "step": ["minigrad", "torch", "dezero"]}
 
 
 def per_call(fn, calls, rounds):
@@ -56,7 +56,7 @@ def make_loss_step(impl, loss, x, t):
     import minigrad as mg
     import minigrad.functions as F
     xv = mg.Variable(x)
-    if impl == "fused":
+    if impl == "minigrad":  # the fused losses
         fn = F.softmax_cross_entropy if loss == "ce" else F.sigmoid_bce
     else:
         fn = (lambda a, b: F.nll_loss(F.log_softmax(a), b)) if loss == "ce" else \
@@ -105,11 +105,14 @@ def spiral_step(impl):
     return step
 
 
-def worker(kind, impl, calls, rounds):
+def worker(impl, calls, rounds):
+    """In a fresh process: seconds per call of every case this implementation runs."""
     if impl == "torch":
         import torch
         torch.set_num_threads(1)
-    steps = loss_steps(impl) if kind == "loss" else {"spiral step": spiral_step(impl)}
+    steps = loss_steps(impl) if impl in IMPLS["loss"] else {}
+    if impl in IMPLS["step"]:
+        steps["spiral step"] = spiral_step(impl)
     print(json.dumps({name: per_call(fn, calls, rounds) for name, fn in steps.items()}))
 
 
@@ -126,40 +129,35 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--repeats", type=int, default=3, help="workers per implementation")
     parser.add_argument("--dezero", metavar="DIR", help="a checkout of DeZero's repository, to time its step too")
-    parser.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
     a = parser.parse_args(argv)
     if a.dezero:
         sys.path.insert(0, a.dezero)
         os.environ["PYTHONPATH"] = os.pathsep.join([a.dezero, os.environ.get("PYTHONPATH", "")])
     if a.worker:
-        return worker(*a.worker, a.calls, a.rounds)
+        return worker(a.worker, a.calls, a.rounds)
+    impls = [i for i in ("minigrad", "composite", "torch", "dezero") if available(i)]
+    runs = {impl: [] for impl in impls}
+    for _ in range(a.repeats):
+        for impl in list(runs):
+            out = subprocess.run([sys.executable, __file__, "--worker", impl, "--calls", str(a.calls), "--rounds",
+                                  str(a.rounds)], capture_output=True, text=True)
+            if out.returncode and impl in ("torch", "dezero"):  # optional: say why and go on without it
+                print(f"{impl} failed, left out: {out.stderr.strip().splitlines()[-1]}")
+                del runs[impl]
+                continue
+            out.check_returncode()
+            runs[impl].append(json.loads(out.stdout))
     for kind in ("loss", "step"):
-        impls = [i for i in IMPLS[kind] if available(i)]
-        runs = {impl: [] for impl in impls}
-        for _ in range(a.repeats):
-            for impl in list(runs):
-                out = subprocess.run([sys.executable, __file__, "--worker", kind, impl, "--calls", str(a.calls),
-                                      "--rounds", str(a.rounds)], capture_output=True, text=True)
-                if out.returncode and impl in ("torch", "dezero"):  # optional: say why and go on without it
-                    print(f"{impl} failed, left out: {out.stderr.strip().splitlines()[-1]}")
-                    del runs[impl]
-                    impls.remove(impl)
-                    continue
-                out.check_returncode()
-                runs[impl].append(json.loads(out.stdout))
-        names = list(runs[impls[0]][0])
-        us = {impl: {n: statistics.median(r[n] for r in rs) * 1e6 for n in names} for impl, rs in runs.items()}
-        rows = []
-        for n in names:
-            mine = us["fused" if kind == "loss" else "minigrad"][n]
-            row = [n] + [f"{us[i][n]:.1f}" for i in impls]
-            row += [f"{mine / us[i][n]:.2f}x" for i in impls[1:]]
-            rows.append(row)
-        first = impls[0]
-        print(("Fused losses, forward + backward, float32 ('mean'); targets: fused / torch <= 0.5x, fused faster than "
-               "the composite" if kind == "loss" else
-               "One training step of the spiral MLP; targets: minigrad / torch <= 0.7x, faster than DeZero"))
-        print(table(rows, ["case"] + [f"{i} us" for i in impls] + [f"{first} / {i}" for i in impls[1:]]))
+        kinds = [i for i in IMPLS[kind] if i in runs]
+        names = [n for n in runs["minigrad"][0] if (n == "spiral step") == (kind == "step")]
+        us = {i: {n: statistics.median(r[n] for r in runs[i]) * 1e6 for n in names} for i in kinds}
+        rows = [[n] + [f"{us[i][n]:.1f}" for i in kinds] + [f"{us['minigrad'][n] / us[i][n]:.2f}x" for i in kinds[1:]]
+                for n in names]
+        print("Fused losses, forward + backward, float32 ('mean'); targets: minigrad / torch <= 0.5x, faster than "
+              "the composite" if kind == "loss" else
+              "One training step of the spiral MLP; targets: minigrad / torch <= 0.7x, faster than DeZero")
+        print(table(rows, ["case"] + [f"{i} us" for i in kinds] + [f"minigrad / {i}" for i in kinds[1:]]))
         print()
 
 

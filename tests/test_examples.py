@@ -92,8 +92,8 @@ def test_lstm_sin_learns_the_curve_and_plots_it(tmp_path):
 
 
 def test_char_lm_beats_the_unigram_model_and_plots_its_curve(tmp_path):
-    """A short run (120 windows of a small LSTM); the default run trains for 2.5 minutes."""
-    r = subprocess.run([sys.executable, str(EXAMPLES / "char_lm.py"), "--max-windows", "120", "--hidden", "64",
+    """A short run (80 windows of a small LSTM); the default run trains for 2.5 minutes."""
+    r = subprocess.run([sys.executable, str(EXAMPLES / "char_lm.py"), "--max-windows", "80", "--hidden", "64",
                         "--quiet", "--out", str(tmp_path)], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     found = re.search(r"validation perplexity ([0-9.]+) \(unigram ([0-9.]+)\)", r.stdout)
