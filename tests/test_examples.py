@@ -82,6 +82,23 @@ def test_cnn_digits_reaches_98_5_percent_on_held_out_images(tmp_path):
     assert (tmp_path / "cnn_digits_confusion.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_cnn_digits_trains_on_mnist_files_when_given(tmp_path):
+    """--mnist DIR reads the four IDX files (here a few generated 28x28 images) and never downloads."""
+    import numpy as np
+    from test_data import write_idx
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", 64), ("t10k", 32)):
+        write_idx(tmp_path / f"{prefix}-images-idx3-ubyte.gz", rng.integers(0, 256, (n, 28, 28)).astype(np.uint8))
+        write_idx(tmp_path / f"{prefix}-labels-idx1-ubyte.gz", rng.integers(0, 10, n).astype(np.uint8))
+    r = subprocess.run([sys.executable, str(EXAMPLES / "cnn_digits.py"), "--mnist", str(tmp_path), "--epochs", "1",
+                        "--no-plots"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "on 32 held-out MNIST images" in r.stdout
+    missing = subprocess.run([sys.executable, str(EXAMPLES / "cnn_digits.py"), "--mnist", str(tmp_path / "none"),
+                              "--epochs", "1", "--no-plots"], capture_output=True, text=True, timeout=300)
+    assert missing.returncode != 0 and "download=False" in missing.stderr
+
+
 def test_lstm_sin_learns_the_curve_and_plots_it(tmp_path):
     r = subprocess.run([sys.executable, str(EXAMPLES / "lstm_sin.py"), "--epochs", "20", "--out", str(tmp_path)],
                        capture_output=True, text=True, timeout=300)
