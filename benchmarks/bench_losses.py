@@ -67,10 +67,11 @@ def speed_worker(impl, loss, n, c, rounds):
     print(json.dumps(median_time(fn, rounds=3 if big else rounds, warmup=1 if big else 2)))
 
 
-def speed(loss, shapes, rounds, repeats, torch):
+def speed(loss, shapes, rounds, repeats, torch, huge_pages=True):
     """Each implementation in its own worker process (torch's idle threads spin for a while after each op
     and would slow whatever runs next), the workers alternating; the median of their medians."""
-    impls = ["fused", "composite"] + (["torch", "torch-thp"] if torch is not None else [])
+    impls = ["fused", "composite"] + (["torch"] if torch is not None else [])
+    impls += ["torch-thp"] if torch is not None and huge_pages else []
     rows = []
     for n, c in shapes:
         runs = {impl: [] for impl in impls}
@@ -82,10 +83,10 @@ def speed(loss, shapes, rounds, repeats, torch):
                                       str(rounds)], check=True, capture_output=True, text=True, env=env)
                 runs[impl].append(json.loads(out.stdout))
         ms = {impl: statistics.median(ts) * 1e3 for impl, ts in runs.items()}
-        best = min(("torch", "torch-thp"), key=ms.get) if "torch" in ms else None
+        best = min((i for i in ("torch", "torch-thp") if i in ms), key=ms.get) if "torch" in ms else None
         vs_torch = f"{ms['fused'] / ms[best]:.2f}x ({best})" if best else "n/a"
         rows.append([f"{n}x{c}", f"{ms['fused']:.1f}", f"{ms['torch']:.1f}" if best else "-",
-                     f"{ms['torch-thp']:.1f}" if best else "-", f"{ms['composite']:.1f}", vs_torch,
+                     f"{ms['torch-thp']:.1f}" if "torch-thp" in ms else "-", f"{ms['composite']:.1f}", vs_torch,
                      f"{ms['composite'] / ms['fused']:.1f}x"])
     return rows
 
@@ -127,6 +128,7 @@ def main(argv=None):
     parser.add_argument("--memory-ce", type=shape, default=(4096, 32000), metavar="NxC")
     parser.add_argument("--memory-bce", type=shape, default=(2048, 32000), metavar="NxC")
     parser.add_argument("--rounds", type=int, default=7, help="timed runs per worker")
+    parser.add_argument("--no-huge-pages", action="store_true", help="run torch only as installed")
     parser.add_argument("--repeats", type=int, default=3, help="workers per implementation and shape")
     parser.add_argument("--memory-worker", nargs=4, help=argparse.SUPPRESS)
     parser.add_argument("--speed-worker", nargs=5, help=argparse.SUPPRESS)
@@ -144,9 +146,9 @@ def main(argv=None):
                "composite / fused"]
     print("softmax_cross_entropy (targets: fused / torch with huge pages <= 0.6x, composite / fused >= 5x); "
           "composite = nll_loss(log_softmax(x))")
-    print(table(speed("ce", args.ce, args.rounds, args.repeats, torch), headers))
+    print(table(speed("ce", args.ce, args.rounds, args.repeats, torch, not args.no_huge_pages), headers))
     print("\nsigmoid_bce (target: fused / torch with huge pages <= 0.8x); composite = binary_cross_entropy(sigmoid(x))")
-    print(table(speed("bce", args.bce, args.rounds, args.repeats, torch), headers))
+    print(table(speed("bce", args.bce, args.rounds, args.repeats, torch, not args.no_huge_pages), headers))
     print("\nPeak extra memory of one forward + backward, as a multiple of the logits "
           "(target for softmax_cross_entropy: tracemalloc <= 1.25x)")
     cases = [("ce", args.memory_ce), ("bce", args.memory_bce)]
