@@ -1,5 +1,6 @@
 """Stable softmax, log_softmax, logsumexp, sigmoid and log_sigmoid as twice-differentiable Functions."""
 from minigrad import numerics
+from minigrad.config import Config
 from minigrad.core import Function, as_variable
 from minigrad.ops.arithmetic import neg
 from minigrad.ops.elementwise import exp, float32_for_half
@@ -78,6 +79,8 @@ class Sigmoid(Function):
     def backward(self, gy):
         # sigmoid'(x) = sigmoid(x) sigmoid(-x), accurate in both tails where y (1 - y) rounds to 0 at y = 1;
         # built from Sigmoid again, so every higher derivative keeps that accuracy.
+        if not Config.enable_backprop:  # a plain backward: the same steps on the arrays
+            return as_variable(gy.data * self.outputs[0]().data * numerics.sigmoid(-self.inputs[0].data))
         return gy * self.outputs[0]() * sigmoid(neg(self.inputs[0]))
 
 
