@@ -187,12 +187,15 @@ class _Conv(Layer):
     """The shared part of Conv2d and Deconv2d: W drawn from N(0, 1 / (C * KH * KW)) on the first input's backend
     when in_channels is None, b zeros."""
 
-    def __init__(self, out_channels, kernel_size, stride, pad, nobias, dtype, in_channels):
+    def __init__(self, out_channels, kernel_size, stride=1, pad=0, nobias=False, dtype=np.float32,
+                 in_channels=None):
         super().__init__()
         op = type(self).__name__
         self.out_channels, self.in_channels, self.dtype = out_channels, in_channels, np.dtype(dtype)
-        self.kernel_size, self.stride, self.pad = pair(kernel_size, "kernel_size", op, 1), stride, pad
-        pair(stride, "stride", op, 1), pair(pad, "pad", op, 0)
+        self.kernel_size = pair(kernel_size, "kernel_size", op, 1)
+        pair(stride, "stride", op, 1)  # checked at construction; passed to F.conv2d / F.deconv2d as given
+        pair(pad, "pad", op, 0)
+        self.stride, self.pad = stride, pad
         self.W = Parameter(None, name="W")
         if in_channels is not None:
             self._init_W(np)
@@ -215,10 +218,6 @@ class _Conv(Layer):
 class Conv2d(_Conv):
     """F.conv2d with W (out_channels, in_channels, KH, KW); in_channels taken from the first input when None."""
 
-    def __init__(self, out_channels, kernel_size, stride=1, pad=0, nobias=False, dtype=np.float32,
-                 in_channels=None):
-        super().__init__(out_channels, kernel_size, stride, pad, nobias, dtype, in_channels)
-
     def weight_shape(self):
         return (self.out_channels, self.in_channels) + self.kernel_size
 
@@ -229,10 +228,6 @@ class Conv2d(_Conv):
 
 class Deconv2d(_Conv):
     """F.deconv2d with W (in_channels, out_channels, KH, KW); outsize as F.deconv2d's, given per call."""
-
-    def __init__(self, out_channels, kernel_size, stride=1, pad=0, nobias=False, dtype=np.float32,
-                 in_channels=None):
-        super().__init__(out_channels, kernel_size, stride, pad, nobias, dtype, in_channels)
 
     def weight_shape(self):
         return (self.in_channels, self.out_channels) + self.kernel_size

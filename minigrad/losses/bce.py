@@ -183,7 +183,8 @@ class PlainSigmoidBCE(Function):
         if Config.enable_backprop or d is None:  # create_graph or a second backward: the general gradient
             call, (_, y) = describe(x, self.y, reduction="mean" if self.mean else "sum")
             return SigmoidBCEGrad(call)(x, gy, y)
-        d *= gy.data * np.asarray(1 / x.size, dtype=x.dtype) if self.mean else gy.data  # Reduction.scale's k
+        red = Reduction.of_count("mean" if self.mean else "sum", x.shape, x.shape, x.size, x.dtype, np)
+        d *= red.scale(gy.data)  # SigmoidBCEGrad's k
         return Variable(d)
 
 

@@ -93,7 +93,6 @@ class CrossEntropyCall:
         if self.eps:
             e -= self.weighted(k * (self.eps / self.layout.c))
 
-
     def rows(self, xb, e, lo, hi, q=None, k=None):
         """The loss terms of rows lo:hi from their logits xb, with e (xb's shape; xb itself is allowed) as the
         work array; given k (the rows' gradient scale), e becomes their gradient. Set np.errstate around it."""

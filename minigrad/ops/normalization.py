@@ -17,8 +17,8 @@ def _by_channel(x):
 
 class BatchNorm(Function):
     """Training mode: y = gamma * (x - mean) / sqrt(var + eps) + beta with the batch's mean and biased variance
-    per channel (axis 1) over every other axis. Forward sets the batch's `mean`, `var` and `inv_std` ((C,) arrays);
-`eps` set at construction.
+        per channel (axis 1) over every other axis. Forward sets the batch's `mean`, `var` and `inv_std` ((C,)
+    arrays); `eps` is set at construction.
 
     The backward is the closed form gx = gamma inv_std (gy - mean(gy) - xhat mean(gy xhat)), computed on the
     arrays in channel blocks; under create_graph the same formula is recorded from minigrad ops instead."""

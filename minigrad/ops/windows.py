@@ -8,6 +8,8 @@ from minigrad.backend import get_array_module
 from minigrad.blocks import for_blocks
 
 _LOCAL = threading.local()  # each thread's im2col buffer
+BLOCK = 1 << 18  # elements per threaded block of a copy
+
 
 def pair(v, what, op, least):
     """v (an int or a pair of ints) as a pair of ints >= least; TypeError/ValueError naming op and what."""
@@ -18,9 +20,6 @@ def pair(v, what, op, least):
     if min(vs) < least:
         raise ValueError(f"{op}: {what} must be at least {least}, got {v!r}")
     return int(vs[0]), int(vs[1])
-
-
-BLOCK = 1 << 18  # elements per threaded block of a copy
 
 
 def copy_split(dst, src, axis):
