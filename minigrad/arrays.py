@@ -1,4 +1,4 @@
-"""User data as arrays, and what NumPy may do with a Variable: its operators yes, other ufuncs and __array__ no."""
+"""User data as arrays; what NumPy may do with a Variable (its operators yes, other ufuncs no); moving its arrays."""
 import numpy as np
 
 from minigrad import backend
@@ -87,6 +87,22 @@ class NumpyFace:
 
     def __format__(self, spec):
         return format(float(self), spec) if spec else str(self)
+
+    def to_cpu(self):
+        """Move the data (and the gradient) to a NumPy array; returns self."""
+        return self._move(backend.as_numpy)
+
+    def to_gpu(self, device=None):
+        """Move the data (and the gradient) to a CuPy array on GPU `device` (default: the current one);
+        raises RuntimeError saying why without a GPU."""
+        return self._move(lambda a: backend.as_cupy(a, device))
+
+    def _move(self, convert):
+        for v in (self, self.grad):
+            data = None if v is None or v._data is None else convert(v._data)
+            if data is not None and data is not v._data:
+                v.data = data
+        return self
 
 
 def _plain(x):

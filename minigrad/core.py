@@ -1,7 +1,6 @@
 """Variable, Function and the backward engine: the graph, and how gradients flow through it."""
 import heapq
 import itertools
-import operator
 import warnings
 import weakref
 
@@ -80,22 +79,6 @@ class Variable(arrays.NumpyFace):
                     seen.add(id(x.creator))
                     todo.append(x.creator)
                 x.unchain()
-
-    def to_cpu(self):
-        """Move the data (and the gradient) to a NumPy array; returns self."""
-        return self._move(backend.as_numpy)
-
-    def to_gpu(self, device=None):
-        """Move the data (and the gradient) to a CuPy array on GPU `device` (default: the current one);
-        raises RuntimeError saying why without a GPU."""
-        return self._move(lambda a: backend.as_cupy(a, device))
-
-    def _move(self, convert):
-        for v in (self, self.grad):
-            data = None if v is None or v._data is None else convert(v._data)
-            if data is not None and data is not v._data:
-                v.data = data
-        return self
 
     # The operators call minigrad's primitives by name: they live in minigrad.ops (which imports this
     # module) and register themselves in Function.registry when minigrad is imported.
@@ -180,9 +163,6 @@ def as_operand(x, like):
     return as_variable(x)
 
 
-_get_data = operator.attrgetter("_data")
-_get_requires_grad = operator.attrgetter("requires_grad")
-_get_generation = operator.attrgetter("generation")
 _new = object.__new__
 _NEEDS = {}  # needs_input_grad patterns, shared between Functions
 
@@ -225,21 +205,40 @@ class Function:
             raise RuntimeError(f"this {type(self).__name__} instance was already called; "
                                f"Functions are single use, create a new instance per call")
         self._called = True
-        for x in inputs:
-            if not isinstance(x, Variable):
-                inputs = tuple(as_variable(v, f"{type(self).__name__} input {i}") for i, v in enumerate(inputs))
-                break
-        # map() with attrgetters keeps this hot path free of per-call comprehension objects.
-        ys = self.forward(*map(_get_data, inputs))
+        # One- and two-input calls are most calls: they are spelled out, as builtins like map() and max() cost
+        # more than the attribute reads they replace.
+        n = len(inputs)
+        if n == 2:
+            x0, x1 = inputs
+            if not (isinstance(x0, Variable) and isinstance(x1, Variable)):
+                x0, x1 = inputs = self._variables(inputs)
+            ys = self.forward(x0._data, x1._data)
+        elif n == 1:
+            x0 = inputs[0]
+            if not isinstance(x0, Variable):
+                x0, = inputs = self._variables(inputs)
+            ys = self.forward(x0._data)
+        else:
+            for x in inputs:
+                if not isinstance(x, Variable):
+                    inputs = self._variables(inputs)
+                    break
+            ys = self.forward(*[x._data for x in inputs])
         single = type(ys) is not tuple
         recording, anomalies = MODE.get()  # Config.enable_backprop and .detect_anomaly in this thread
         if anomalies:
             self.call_site = guards.call_site()
             guards.check_finite(self, "forward", (ys,) if single else ys, self.call_site)
         if recording:
-            needs = tuple(map(_get_requires_grad, inputs))
+            if n == 2:
+                needs, gen, gen1 = (x0.requires_grad, x1.requires_grad), x0.generation, x1.generation
+                gen = gen if gen > gen1 else gen1
+            elif n == 1:
+                needs, gen = (x0.requires_grad,), x0.generation
+            else:
+                needs = tuple([x.requires_grad for x in inputs])
+                gen = max([x.generation for x in inputs], default=0)
             if True in needs:
-                gen = max(map(_get_generation, inputs))
                 self.generation = gen
                 self._stamp = _LAST_WRITE[0]
                 self.inputs = inputs
@@ -261,6 +260,9 @@ class Function:
         if single:
             return Variable._from_op(_as_output(ys), None, 0)
         return [Variable._from_op(_as_output(y), None, 0) for y in ys]
+
+    def _variables(self, inputs):
+        return tuple(as_variable(v, f"{type(self).__name__} input {i}") for i, v in enumerate(inputs))
 
     @property
     def outputs(self):
