@@ -7,7 +7,7 @@ import weakref
 import numpy as np
 
 from minigrad import arrays, backend, guards
-from minigrad.config import MODE, Config, using_config
+from minigrad.config import MODE
 
 __all__ = ["Function", "Parameter", "Variable", "as_array", "as_operand", "as_variable", "grad"]
 
@@ -328,12 +328,17 @@ def _backprop(y, grad, report, create_graph):
         raise RuntimeError("this Variable does not require a gradient: it was computed under no_grad(), or "
                            "only from inputs that take none (integer data, constants), so it has no graph to "
                            "differentiate")
-    gy = as_variable(backend.get_array_module(y).ones_like(y._data) if grad is None else grad)
-    if gy.shape != y.shape:
-        raise ValueError(f"grad has shape {gy.shape}, expected the output's shape {y.shape}")
+    if grad is None:
+        gy = Variable._from_op(_ones_like(y._data), None, 0)
+    else:
+        gy = as_variable(grad)
+        if gy.shape != y.shape:
+            raise ValueError(f"grad has shape {gy.shape}, expected the output's shape {y.shape}")
     sums = {}  # id(x) -> [x, gradient so far]
-    anomalies = Config.detect_anomaly
-    with using_config("enable_backprop", create_graph):
+    mode = MODE.get()
+    anomalies = mode[1]
+    token = MODE.set([create_graph, anomalies])  # using_config("enable_backprop", create_graph), inlined
+    try:
         f = y.creator
         if f is None or report:
             sums[id(y)] = [y, gy]
@@ -373,7 +378,22 @@ def _backprop(y, grad, report, create_graph):
                     count += 1
                 i = x.index
                 slots[i] = gx if slots[i] is None else _add_grads(slots[i], gx, create_graph)
+    finally:
+        MODE.reset(token)
     return sums
+
+
+_ONES = {}  # dtype -> a read-only 0-d one: the seed of a scalar's backward (no allocation; never written)
+
+
+def _ones_like(a):
+    if type(a) is np.ndarray and not a.ndim:
+        one = _ONES.get(a.dtype)
+        if one is None:
+            one = _ONES[a.dtype] = np.ones((), a.dtype)
+            one.flags.writeable = False
+        return one
+    return backend.get_array_module(a).ones_like(a)
 
 
 def backward(y, grad=None, retain_grad=False, create_graph=False):
