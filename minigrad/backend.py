@@ -87,6 +87,21 @@ def like(x, a):
     return xp.asarray(a)
 
 
+_ONES = {}  # dtype -> a read-only 0-d one
+
+
+def ones_like(a):
+    """Ones shaped like a; for a 0-d host array a shared read-only one (the seed of a scalar's backward: no
+    allocation each time, and nothing can write it)."""
+    if type(a) is np.ndarray and not a.ndim:
+        one = _ONES.get(a.dtype)
+        if one is None:
+            one = _ONES[a.dtype] = np.ones((), a.dtype)
+            one.flags.writeable = False
+        return one
+    return get_array_module(a).ones_like(a)
+
+
 def memory_root(a):
     """The array that owns a's memory (a itself when it is not a view)."""
     while a.base is not None:

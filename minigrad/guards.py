@@ -65,9 +65,20 @@ def check_finite(function, phase, arrays, site):
                                f"(shape {tuple(a.shape)}); the {type(function).__name__} was called at {site}")
 
 
+NO_GRAPH = ("this Variable does not require a gradient: it was computed under no_grad(), or only from inputs that "
+            "take none (integer data, constants), so it has no graph to differentiate")
 CYCLE_WARNING = ("backward(create_graph=True) stores gradients that carry their graph in .grad, a reference cycle "
                  "(x -> x.grad -> graph -> x) that only the garbage collector frees; "
                  "mg.grad(y, xs, create_graph=True) returns them instead")
+
+
+def check_saved(f):
+    """Raise if a Variable that f's backward reads had its .data assigned after f was recorded."""
+    saved = [("input", i, x) for i, x in enumerate(f.inputs)] if f.saves_inputs else []
+    saved += [("output", i, ref()) for i, ref in enumerate(f.outputs)] if f.keeps_output else []
+    for kind, i, x in saved:
+        if x is not None and x._version > f._stamp:
+            raise modified_error(f, kind, i, x)
 
 
 def modified_error(function, kind, i, x):

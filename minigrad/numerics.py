@@ -36,11 +36,16 @@ def log_softmax(x, axis):
     return z
 
 
-def sigmoid(x):
-    """1 / (1 + exp(-x)): exp overflows to inf for x < -709 and the quotient is then exactly 0."""
+def sigmoid(x, negate=False):
+    """1 / (1 + exp(-x)), or sigmoid(-x) = 1 / (1 + exp(x)) when negate: exp overflows to inf for x < -709
+    (float32: -88.7) and the quotient is then exactly 0."""
     xp = get_array_module(x)
     with np.errstate(over="ignore"):
-        return 1 / (1 + xp.exp(-x))
+        e = xp.exp(x if negate else xp.negative(x))
+    if not e.ndim:
+        return 1 / (1 + e)
+    e += 1
+    return xp.divide(1, e, out=e)
 
 
 def log1p_exp_neg_abs(x):

@@ -8,7 +8,8 @@ from minigrad import cuda, numerics
 from minigrad.backend import get_array_module, like
 from minigrad.blocks import for_blocks
 from minigrad.config import Config
-from minigrad.core import Function, Variable, as_array, as_variable
+from minigrad.core import Variable, as_array, as_variable
+from minigrad.function import Function
 from minigrad.losses.checks import float_target, on_input_backend, real_numbers
 from minigrad.losses.reduction import Reduction, check_reduction, scalar_mode
 from minigrad.ops.activations import log_sigmoid, sigmoid

@@ -9,7 +9,8 @@ from minigrad import cuda
 from minigrad.backend import get_array_module
 from minigrad.blocks import for_blocks
 from minigrad.config import Config
-from minigrad.core import Function, Variable, as_array, as_variable
+from minigrad.core import Variable, as_array, as_variable
+from minigrad.function import Function
 from minigrad.losses.checks import check_ignore_index, class_weight, float_target, on_input_backend, real_numbers
 from minigrad.losses.nll import NLLLoss, nll_loss
 from minigrad.losses.reduction import Reduction, check_reduction, scalar_mode

@@ -6,7 +6,8 @@ import numpy as np
 from minigrad.backend import get_array_module, operands
 from minigrad.blocks import for_blocks
 from minigrad.config import Config
-from minigrad.core import Function, Variable, as_variable
+from minigrad.core import Variable, as_variable
+from minigrad.function import Function
 from minigrad.losses.ce import BLOCK, CrossEntropyCall, SoftmaxCrossEntropyGrad, check_smoothing
 from minigrad.losses.reduction import check_reduction
 from minigrad.losses.targets import class_index_targets

@@ -2,7 +2,8 @@
 import numpy as np
 
 from minigrad.backend import get_array_module
-from minigrad.core import Function, Variable, as_variable
+from minigrad.core import Variable, as_variable
+from minigrad.function import Function
 from minigrad.shapes import check_float, sum_array
 
 

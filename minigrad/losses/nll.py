@@ -2,7 +2,8 @@
 import numpy as np
 
 from minigrad.backend import get_array_module
-from minigrad.core import Function, as_variable
+from minigrad.core import as_variable
+from minigrad.function import Function
 from minigrad.losses.reduction import check_reduction
 from minigrad.losses.targets import class_index_targets
 from minigrad.ops.elementwise import float32_for_half

@@ -1,7 +1,8 @@
 """Stable softmax, log_softmax, logsumexp, sigmoid and log_sigmoid as twice-differentiable Functions."""
 from minigrad import numerics
 from minigrad.config import Config
-from minigrad.core import Function, as_variable
+from minigrad.core import as_variable, wrap
+from minigrad.function import Function
 from minigrad.ops.arithmetic import neg
 from minigrad.ops.elementwise import exp, float32_for_half
 from minigrad.ops.reductions import sum
@@ -80,7 +81,7 @@ class Sigmoid(Function):
         # sigmoid'(x) = sigmoid(x) sigmoid(-x), accurate in both tails where y (1 - y) rounds to 0 at y = 1;
         # built from Sigmoid again, so every higher derivative keeps that accuracy.
         if not Config.enable_backprop:  # a plain backward: the same steps on the arrays
-            return as_variable(gy.data * self.outputs[0]().data * numerics.sigmoid(-self.inputs[0].data))
+            return wrap(gy._data * self.outputs[0]()._data * numerics.sigmoid(self.inputs[0]._data, negate=True))
         return gy * self.outputs[0]() * sigmoid(neg(self.inputs[0]))
 
 

@@ -2,7 +2,8 @@
 import operator
 
 from minigrad.backend import get_array_module, operands
-from minigrad.core import Function, as_variable
+from minigrad.core import as_variable
+from minigrad.function import Function
 from minigrad.ops.shaping import sum_to
 from minigrad.shapes import broadcast_shapes
 

@@ -1,6 +1,6 @@
 """Convolution: im2col/col2im, conv2d and deconv2d (one BLAS matmul each) and their gradients, in DeZero's layouts."""
 from minigrad.backend import get_array_module, operands
-from minigrad.core import Function
+from minigrad.function import Function
 from minigrad.ops import reductions
 from minigrad.ops.windows import Window, check_image, conv_outsize, copy_split, deconv_outsize, pair, workspace
 

@@ -7,7 +7,8 @@ import numpy as np
 
 from minigrad.backend import get_array_module, operands
 from minigrad.config import Config
-from minigrad.core import Function, Variable, as_array, as_operand, as_variable
+from minigrad.core import Variable, as_array, as_operand, as_variable
+from minigrad.function import Function
 from minigrad.ops.shaping import sum_to
 from minigrad.shapes import broadcast_shapes
 

@@ -2,7 +2,8 @@
 from minigrad import shapes
 from minigrad.backend import get_array_module
 from minigrad.config import Config
-from minigrad.core import Function, as_variable
+from minigrad.core import wrap
+from minigrad.function import Function
 from minigrad.ops.shaping import reshape, sum_to, transpose
 from minigrad.shapes import broadcast_shapes
 
@@ -61,11 +62,14 @@ class Linear(Function):
         x, W = self.inputs[:2]
         needs = self.needs_input_grad
         if not Config.enable_backprop:  # a plain backward: the same products on the arrays, no Functions
-            g, w, xd = gy.data, W.data, x.data
-            gx = as_variable(g @ w.T) if needs[0] else None
-            gW = as_variable(xd.reshape(-1, xd.shape[-1]).T @ g.reshape(-1, g.shape[-1])) if needs[1] else None
-            has_b = len(self.inputs) == 3 and needs[2]
-            return gx, gW, as_variable(shapes.sum_to(g, self.inputs[2].shape)) if has_b else None
+            g, w, xd = gy._data, W._data, x._data
+            gx = wrap(g @ w.T) if needs[0] else None
+            if needs[1]:
+                gW = wrap(xd.T @ g if xd.ndim == 2 else xd.reshape(-1, xd.shape[-1]).T @ g.reshape(-1, g.shape[-1]))
+            else:
+                gW = None
+            has_b = len(self.inputs) == 3 and needs[2]  # the bias gradient: gy summed over its leading axes
+            return gx, gW, wrap(shapes.sum_array(g, tuple(range(g.ndim - 1)))) if has_b else None
         gx = matmul(gy, transpose(W)) if needs[0] else None
         gW = gb = None
         if needs[1]:

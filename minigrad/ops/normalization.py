@@ -2,7 +2,8 @@
 from minigrad.backend import get_array_module
 from minigrad.blocks import for_blocks
 from minigrad.config import Config
-from minigrad.core import Function, as_array, as_variable
+from minigrad.core import as_array, as_variable
+from minigrad.function import Function
 from minigrad.ops.elementwise import float32_for_half
 from minigrad.ops.reductions import sum
 from minigrad.shapes import check_float

@@ -1,7 +1,7 @@
 """Pooling: max_pooling (DeZero's pooling) and average_pooling over strided windows, one pass per kernel offset."""
 from minigrad.backend import get_array_module
 from minigrad.blocks import for_blocks
-from minigrad.core import Function
+from minigrad.function import Function
 from minigrad.ops.windows import BLOCK, Window, check_image
 from minigrad.shapes import check_float
 

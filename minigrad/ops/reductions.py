@@ -1,6 +1,7 @@
 """Reductions: sum, mean, and max and min (whose gradient goes to the arg-max / arg-min elements)."""
 from minigrad.backend import get_array_module
-from minigrad.core import Function, as_variable
+from minigrad.core import as_variable
+from minigrad.function import Function
 from minigrad.ops.elementwise import float32_for_half
 from minigrad.ops.shaping import unreduce
 from minigrad.shapes import keepdims_shape, normalize_axis, reduced_size, sum_array

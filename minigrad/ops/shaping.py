@@ -2,7 +2,8 @@
 import numpy as np
 
 from minigrad import backend, shapes
-from minigrad.core import Function, Variable, as_variable
+from minigrad.core import Variable, as_variable
+from minigrad.function import Function
 
 
 class Copy(Function):
