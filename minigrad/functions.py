@@ -1,6 +1,7 @@
 """The op library as one namespace, re-exported from ops and losses: `import minigrad.functions as F`."""
-from minigrad.losses.bce import binary_cross_entropy, binary_cross_entropy_with_logits, sigmoid_bce, sigmoid_bce_simple
-from minigrad.losses.ce import cross_entropy, softmax_cross_entropy, softmax_cross_entropy_simple
+from minigrad.losses.bce import binary_cross_entropy, binary_cross_entropy_with_logits, sigmoid_bce
+from minigrad.losses.ce import cross_entropy, softmax_cross_entropy
+from minigrad.losses.composites import sigmoid_bce_simple, softmax_cross_entropy_simple
 from minigrad.losses.linear_ce import linear_cross_entropy
 from minigrad.losses.mse import accuracy, mean_squared_error
 from minigrad.losses.nll import nll_loss

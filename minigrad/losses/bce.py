@@ -8,7 +8,7 @@ from minigrad import cuda, numerics
 from minigrad.backend import get_array_module, like
 from minigrad.blocks import for_blocks
 from minigrad.config import Config
-from minigrad.core import Variable, as_array, as_variable
+from minigrad.core import Variable, as_array, as_variable, wrap
 from minigrad.function import Function
 from minigrad.losses.checks import float_target, on_input_backend, real_numbers
 from minigrad.losses.reduction import Reduction, check_reduction, scalar_mode
@@ -175,7 +175,7 @@ class PlainSigmoidBCE(Function):
             np.reciprocal(d, out=d)
             d -= y
             self.d = d
-        total = loss.sum()
+        total = np.add.reduce(loss, axis=None)
         return total / x.dtype.type(x.size) if self.mean else total
 
     def backward(self, gy):
@@ -184,9 +184,9 @@ class PlainSigmoidBCE(Function):
         if Config.enable_backprop or d is None:  # create_graph or a second backward: the general gradient
             call, (_, y) = describe(x, self.y, reduction="mean" if self.mean else "sum")
             return SigmoidBCEGrad(call)(x, gy, y)
-        red = Reduction.of_count("mean" if self.mean else "sum", x.shape, x.shape, x.size, x.dtype, np)
-        d *= red.scale(gy.data)  # SigmoidBCEGrad's k
-        return Variable(d)
+        # SigmoidBCEGrad's k: gy times the coefficient Reduction.of_count makes
+        d *= gy._data * x.dtype.type(1 / x.size) if self.mean else gy._data
+        return wrap(d)
 
 
 def _lean(x, t, weight, pos_weight, reduction):
@@ -197,8 +197,12 @@ def _lean(x, t, weight, pos_weight, reduction):
             or not 0 < data.size <= BLOCK or isinstance(t, Variable) and t.requires_grad):
         return None
     mean = scalar_mode(reduction)
-    if mean is None or not (data.min() >= -80 and data.max() < np.inf and np.isfinite(y).all()):
-        return None  # NaN fails the comparisons: the general path takes it
+    # ufunc reductions called directly: cheaper than the ndarray methods at these sizes. NaN fails the
+    # comparisons, and a non-finite target (or a sum of targets beyond float range) the last: the general path
+    # takes those
+    if mean is None or not (np.minimum.reduce(data, axis=None) >= -80 and np.maximum.reduce(data, axis=None) < np.inf
+                            and math.isfinite(np.add.reduce(y, axis=None))):
+        return None
     return PlainSigmoidBCE(y, mean, isinstance(x, Variable) and x.requires_grad)(x)
 
 
@@ -303,19 +307,6 @@ def sigmoid_bce(x, t, *, weight=None, pos_weight=None, reduction="mean"):
 
 
 binary_cross_entropy_with_logits = sigmoid_bce
-
-
-@float32_for_half
-def sigmoid_bce_simple(x, t, *, weight=None, pos_weight=None, reduction="mean"):
-    """sigmoid_bce as a composite graph of log_sigmoid and arithmetic: what the fused loss equals.
-
-    Per element w [(1 - t) x - (1 + (pos_weight - 1) t) log_sigmoid(x)], reduced; several temporaries
-    and a longer graph, so slower; the tests compare the two.
-    """
-    call, (x, t) = describe(x, t, weight=weight, pos_weight=pos_weight, reduction=reduction)
-    positive = 1 if call.pw is None else 1 + (call.pw - 1) * t
-    loss = (1 - t) * x - positive * log_sigmoid(x)
-    return call.reduction.reduce(loss if call.w is None else loss * call.w)
 
 
 @float32_for_half

@@ -1,5 +1,6 @@
 """Softmax cross entropy: fused SoftmaxCrossEntropy, its lean IndexCrossEntropy, its gradient, the composite."""
 import functools
+import math
 import numbers
 from dataclasses import dataclass, field
 
@@ -9,10 +10,10 @@ from minigrad import cuda
 from minigrad.backend import get_array_module
 from minigrad.blocks import for_blocks
 from minigrad.config import Config
-from minigrad.core import Variable, as_array, as_variable
+from minigrad.core import Variable, as_array, as_variable, wrap
 from minigrad.function import Function
 from minigrad.losses.checks import check_ignore_index, class_weight, float_target, on_input_backend, real_numbers
-from minigrad.losses.nll import NLLLoss, nll_loss
+from minigrad.losses.nll import NLLLoss
 from minigrad.losses.reduction import Reduction, check_reduction, scalar_mode
 from minigrad.losses.targets import Layout, class_index_targets
 from minigrad.ops.activations import log_softmax, softmax
@@ -259,28 +260,32 @@ class IndexCrossEntropy(Function):
     def __init__(self, t, mean, wanted):
         self.t, self.mean, self.wanted = t, mean, wanted
 
+    # ufunc methods called directly (np.maximum.reduce for x.max, ...): the ndarray methods' Python wrappers
+    # cost more than the work at these sizes. The numbers are the same.
     def forward(self, x):
-        m = x.max(axis=1, keepdims=True)
-        if not np.isfinite(m).all():  # +inf, NaN or an all -inf row: NaN, as torch, without warnings
+        m = np.maximum.reduce(x, axis=1, keepdims=True)
+        # +inf, NaN or an all -inf row makes the sum non-finite (so may finite rows, beyond float range): such
+        # rows give NaN, as torch, computed without warnings
+        if not math.isfinite(np.add.reduce(m, axis=None)):
             with np.errstate(invalid="ignore", divide="ignore"):
                 return self._forward(x, m)
         return self._forward(x, m)
 
     def _forward(self, x, m):
         n, c = x.shape
-        one = x.dtype.type(1)
-        e = x - m
+        e = np.subtract(x, m)
         at = self.t + _row_starts(n, c)  # the flat index of each row's target
         zt = e.ravel()[at]
         np.exp(e, out=e)
-        s = e.sum(axis=1, keepdims=True)
-        loss = (np.log(s)[:, 0] - zt).sum()
+        s = np.add.reduce(e, axis=1, keepdims=True)
+        ls = np.log(s).ravel()
+        loss = np.add.reduce(np.subtract(ls, zt, out=ls))
+        k = x.dtype.type(1 / n if self.mean else 1)  # the reduction's coefficient, as Reduction makes it
         if self.wanted and Config.enable_backprop:
-            k = one / x.dtype.type(n) if self.mean else one  # the reduction's coefficient, as Reduction makes it
-            e *= k / s
+            e *= np.divide(k, s, out=s)
             e.ravel()[at] -= k
             self.grad = e
-        return np.asarray(loss / x.dtype.type(n) if self.mean else loss, dtype=x.dtype)
+        return loss * k if self.mean else loss  # a scalar of x's dtype; the call makes it 0-d
 
     def backward(self, gy):
         x = self.inputs[0]
@@ -288,9 +293,9 @@ class IndexCrossEntropy(Function):
         if Config.enable_backprop or g is None:  # create_graph or a second backward: the general gradient
             call, _ = describe(x, self.t, reduction="mean" if self.mean else "sum")
             return SoftmaxCrossEntropyGrad(call, g)(x, gy)
-        if not (type(gy.data) is np.ndarray and gy.data == 1):
-            g *= gy.data
-        return Variable(g)
+        if not (type(gy._data) is np.ndarray and float(gy._data) == 1.0):
+            g *= gy._data
+        return wrap(g)
 
 
 @functools.lru_cache(maxsize=64)
@@ -299,6 +304,9 @@ def _row_starts(n, c):
     starts = np.arange(0, n * c, c)
     starts.flags.writeable = False
     return starts
+
+
+_UNSIGNED = {k: np.dtype(f"u{k}") for k in (1, 2, 4, 8)}
 
 
 def _lean(x, t, weight, ignore_index, reduction, label_smoothing):
@@ -312,7 +320,7 @@ def _lean(x, t, weight, ignore_index, reduction, label_smoothing):
     t = as_array(t)
     n, c = data.shape
     if (mean is None or type(t) is not np.ndarray or t.dtype.kind not in "iu" or t.shape != (n,) or not n or not c
-            or t.min() < 0 or t.max() >= c):
+            or np.maximum.reduce(t.view(_UNSIGNED[t.dtype.itemsize])) >= c):  # negatives read as unsigned: huge
         return None  # the general path takes (or reports) everything else
     return IndexCrossEntropy(t, mean, isinstance(x, Variable) and x.requires_grad)(x)
 
@@ -376,24 +384,3 @@ def softmax_cross_entropy(x, t, *, weight=None, ignore_index=-100, reduction="me
 
 
 cross_entropy = softmax_cross_entropy
-
-
-@float32_for_half
-def softmax_cross_entropy_simple(x, t, *, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
-    """softmax_cross_entropy as a composite graph of log_softmax, nll_loss and sums: what the fused loss equals.
-
-    -sum_c w_c q_c log_softmax(x)_c per position, q the (smoothed) target; for class indices that is
-    (1 - eps) nll_loss(log_softmax(x), t) + (eps / C) times the reduced -sum_c w_c log_softmax(x)_c.
-    It keeps several logits-sized arrays and is slower; the tests compare the two.
-    """
-    cl, inputs = describe(x, t, weight=weight, ignore_index=ignore_index, reduction=reduction,
-                          label_smoothing=label_smoothing)
-    lay, red = cl.layout, cl.reduction
-    lp = log_softmax(inputs[0])
-    if cl.targets is None:
-        return red.reduce(-cl.class_sum_var(cl.smoothed(reshape(inputs[1], lay.view)) * reshape(lp, lay.view)))
-    loss = nll_loss(lp, t, weight=weight, ignore_index=ignore_index, reduction=red.mode)
-    if cl.eps == 0:
-        return loss
-    smooth = -cl.class_sum_var(reshape(lp, lay.view)) * cl.targets.reduction("none", lay).coef
-    return (1 - cl.eps) * loss + (cl.eps / lay.c) * red.reduce(smooth)

@@ -169,7 +169,8 @@ def float32_for_half(fn):
     reductions, softmax and the losses accumulate (as in torch); the gradient comes back as float16."""
     @functools.wraps(fn)
     def in_float32(x, *args, **kwargs):
-        if getattr(as_array(x), "dtype", None) != np.float16:
+        dtype = getattr(as_array(x), "dtype", None)
+        if dtype is None or dtype.char != "e":  # not float16
             return fn(x, *args, **kwargs)
         return astype(fn(astype(x, np.float32), *args, **kwargs), np.float16)
     return in_float32
