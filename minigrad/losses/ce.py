@@ -23,6 +23,7 @@ from minigrad.ops.shaping import reshape
 from minigrad.shapes import check_float
 
 BLOCK = 1 << 19  # elements per block of rows: the logits and gradient rows of a block stay in cache
+LEAN_BLOCK = 1 << 16  # IndexCrossEntropy's blocks: threads pay from about this size on
 
 
 @dataclass(frozen=True)
@@ -261,30 +262,41 @@ class IndexCrossEntropy(Function):
         self.t, self.mean, self.wanted = t, mean, wanted
 
     # ufunc methods called directly (np.maximum.reduce for x.max, ...): the ndarray methods' Python wrappers
-    # cost more than the work at these sizes. The numbers are the same.
+    # cost more than the work at these sizes. The numbers are the general path's: the same row arithmetic, and
+    # the per-row losses summed at once.
     def forward(self, x):
         m = np.maximum.reduce(x, axis=1, keepdims=True)
         # +inf, NaN or an all -inf row makes the sum non-finite (so may finite rows, beyond float range): such
-        # rows give NaN, as torch, computed without warnings
+        # rows give NaN, as torch, computed without warnings (in this thread: no blocks on others)
         if not math.isfinite(np.add.reduce(m, axis=None)):
             with np.errstate(invalid="ignore", divide="ignore"):
-                return self._forward(x, m)
-        return self._forward(x, m)
+                return self._forward(x, m, 1 << 62)
+        return self._forward(x, m, LEAN_BLOCK)
 
-    def _forward(self, x, m):
+    def _forward(self, x, m, block):
         n, c = x.shape
-        e = np.subtract(x, m)
-        at = self.t + _row_starts(n, c)  # the flat index of each row's target
-        zt = e.ravel()[at]
-        np.exp(e, out=e)
-        s = np.add.reduce(e, axis=1, keepdims=True)
-        ls = np.log(s).ravel()
-        loss = np.add.reduce(np.subtract(ls, zt, out=ls))
         k = x.dtype.type(1 / n if self.mean else 1)  # the reduction's coefficient, as Reduction makes it
-        if self.wanted and Config.enable_backprop:
-            e *= np.divide(k, s, out=s)
-            e.ravel()[at] -= k
+        grad = self.wanted and Config.enable_backprop
+        e, ls = np.empty_like(x), np.empty(n, x.dtype)
+        at = self.t + _row_starts(n, c)  # the flat index of each row's target
+
+        def rows(xb, mb, eb, atb, lsb):  # rows of x, m, e, at (from the rows' start) and ls
+            zt = np.subtract(xb, mb, out=eb).ravel()[atb]
+            np.exp(eb, out=eb)
+            s = np.add.reduce(eb, axis=1, keepdims=True)
+            np.subtract(np.log(s.ravel(), out=lsb), zt, out=lsb)
+            if grad:
+                eb *= np.divide(k, s, out=s)
+                eb.ravel()[atb] -= k
+
+        if n * c <= block:
+            rows(x, m, e, at, ls)
+        else:  # exp dominates: blocks of rows on the CPU threads
+            for_blocks(lambda lo, hi: rows(x[lo:hi], m[lo:hi], e[lo:hi], at[lo:hi] - lo * c, ls[lo:hi]),
+                       n, c, np, block)
+        if grad:
             self.grad = e
+        loss = np.add.reduce(ls)
         return loss * k if self.mean else loss  # a scalar of x's dtype; the call makes it 0-d
 
     def backward(self, gy):
