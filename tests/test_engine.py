@@ -8,6 +8,7 @@ import pytest
 
 import minigrad as mg
 import minigrad.functions as F
+from minigrad.backend import ones_like
 
 
 def test_default_seed_is_ones():
@@ -34,6 +35,23 @@ def test_leaf_backward_sets_its_own_gradient():
     x.backward()
     np.testing.assert_array_equal(x.grad.data, [1.0, 1.0])
 
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_shared_scalar_seed_is_never_handed_out_or_written(dtype):
+    """A scalar's backward starts from one read-only 0-d one per dtype: the gradients it reaches are arrays of
+    their own, writable, and writing them changes no later backward."""
+    a, b = mg.Variable(np.array(3.0, dtype)), mg.Variable(np.array(3.0, dtype))
+    a.backward()  # a leaf: its gradient is the seed itself, so it must be a copy
+    (b + 0.0).backward()  # Add passes the seed through to b
+    for v in (a, b):
+        assert v.grad.data.flags.writeable and v.grad.data.dtype == dtype and v.grad.data == 1
+        v.grad.data[...] = 7
+    c = mg.Variable(np.array(2.0, dtype))
+    (c * c).backward()
+    assert c.grad.data == 4 and a.grad.data == 7
+    seed = ones_like(np.array(0.0, dtype))  # what the next backward starts from: still one, still read-only
+    assert seed == 1 and not seed.flags.writeable
 
 def test_gradients_accumulate_within_a_graph_and_across_calls():
     x = mg.Variable(np.array(3.0))
