@@ -170,7 +170,8 @@ class PlainSigmoidBCE(Function):
         loss -= x * y
         loss += numerics.log1p_exp_neg_abs(x)
         if self.wanted and Config.enable_backprop:  # SigmoidBCEGrad's steps, in its order
-            d = np.exp(-x)
+            d = np.negative(x)
+            np.exp(d, out=d)
             d += 1
             np.reciprocal(d, out=d)
             d -= y
