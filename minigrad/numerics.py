@@ -48,23 +48,42 @@ def sigmoid(x, negate=False):
     return xp.divide(1, e, out=e)
 
 
-def log1p_exp_neg_abs(x):
-    """log1p(exp(-|x|)), in (0, log 2]: the softplus tail of log_sigmoid and the BCE losses.
-
-    With u = 1 + e rounded, log1p(e) = log(u) - ((u - 1) - e) / u to within float precision: the
-    correction is u's rounding error (exact by Sterbenz). It replaces log1p, which NumPy does not
-    vectorise (about 5x slower than log).
-    """
+def exp_neg_abs(x):
+    """exp(-|x|), in [0, 1]: it never overflows. A new array (1-d for 0-d x: in-place ops need arrays)."""
     xp = get_array_module(x)
-    e = xp.abs(x.reshape(x.shape or (1,)))  # 1-d for 0-d input: in-place ops need arrays, not scalars
-    xp.exp(xp.negative(e, out=e), out=e)
-    u = e + 1
+    e = xp.abs(x.reshape(x.shape or (1,)))
+    return xp.exp(xp.negative(e, out=e), out=e)
+
+
+def log1p_small(e, u):
+    """log1p(e) for e in [0, 1], given u = 1 + e rounded (overwritten: the result is u's array).
+
+    log1p(e) = log(u) - ((u - 1) - e) / u to within float precision: the correction is u's rounding error
+    (exact by Sterbenz). It replaces log1p, which NumPy does not vectorise (about 5x slower than log).
+    """
     d = u - 1
     d -= e
     d /= u
-    r = xp.log(u, out=u)
+    r = get_array_module(u).log(u, out=u)
     r -= d
-    return r.reshape(x.shape)
+    return r
+
+
+def log1p_exp_neg_abs(x):
+    """log1p(exp(-|x|)), in (0, log 2]: the softplus tail of log_sigmoid and the BCE losses."""
+    e = exp_neg_abs(x)
+    return log1p_small(e, e + 1).reshape(x.shape)
+
+
+def sigmoid_from(x, e, u, out):
+    """sigmoid(x) into out, from e = exp(-|x|) and u = 1 + e (x, e, u and out of one shape): 1 / u where x >= 0,
+    e / u where x < 0; no exp of a positive number, so no overflow. The BCE losses share e with their loss."""
+    xp = get_array_module(x)
+    # The numerator max([x >= 0], e) is 1 or e exactly, chosen without a branch per element (a masked multiply
+    # or np.where on mixed signs runs about 20x slower).
+    xp.greater_equal(x, 0, out=out)
+    xp.maximum(out, e, out=out)
+    return xp.divide(out, u, out=out)
 
 
 def log_sigmoid(x):

@@ -266,6 +266,7 @@ def test_the_lean_path_gives_the_general_paths_numbers(shape, dtype):
     from minigrad.losses import bce
     rng = np.random.default_rng(3)
     x, t = (rng.standard_normal(shape) * 5).astype(dtype), rng.random(shape).astype(dtype)
+    x.flat[:3] = [-1e4, -100.0, 1e4]  # far tails: exp(-|x|) underflows, sigmoid is 0 or 1
     for reduction in ("mean", "sum"):
         gy = np.asarray(rng.standard_normal(), dtype)
         a, b = mg.Variable(x), mg.Variable(x)
@@ -285,11 +286,35 @@ def test_the_lean_path_gives_the_general_paths_numbers(shape, dtype):
     lambda x, t: F.sigmoid_bce(x, t, reduction="none"),
     lambda x, t: F.sigmoid_bce(x, mg.Variable(t)),
     lambda x, t: F.sigmoid_bce(x, t.astype(np.float32)),
-    lambda x, t: F.sigmoid_bce(x * 100, t),
+    lambda x, t: F.sigmoid_bce(x * np.inf, t),
     lambda x, t: F.sigmoid_bce(x, np.where(t > 0.5, np.nan, t)),
-], ids=["weight", "pos_weight", "none", "target Variable", "target dtype", "x below -80", "NaN target"])
+], ids=["weight", "pos_weight", "none", "target Variable", "target dtype", "infinite x", "NaN target"])
 def test_every_other_call_takes_the_general_path(call):
     x = mg.Variable(np.array([[-1.0, 0.5, 2.0], [0.1, -3.0, 1.0]]))
     t = np.array([[0.0, 1.0, 0.3], [1.0, 0.0, 0.7]])
     y = call(x, t)
     assert type(y.creator).__name__ == "SigmoidBCE"
+
+
+@pytest.mark.parametrize("options, attribute", [({"pos_weight": np.array([2.0, 0.5, 1.0])}, "grad_buffer"),
+                                                ({}, "d")], ids=["general", "lean"])
+def test_the_forward_hands_its_gradient_buffer_to_the_backward_once(options, attribute):
+    """docs/losses.md#sigmoid_bce: the gradient made with the loss is handed out once; computed again, it is the
+    same, and a scaled seed scales it."""
+    rng = np.random.default_rng(6)
+    x, t = mg.Variable(rng.standard_normal((4, 3)) * 30), rng.random((4, 3))
+    y = F.sigmoid_bce(x, t, **options)
+    f = y.creator
+    buffer = getattr(f, attribute)
+    assert buffer is not None and buffer.shape == (4, 3)
+    y.backward()
+    assert getattr(f, attribute) is None and np.shares_memory(x.grad.data, buffer)  # handed out, not copied
+    first = x.grad.data.copy()
+    x.cleargrad()
+    y.backward()  # the buffer is gone: the gradient is computed again, the same
+    np.testing.assert_array_equal(x.grad.data, first)
+    x.cleargrad()
+    F.sigmoid_bce(x, t, **options).backward(np.array(3.0))
+    np.testing.assert_allclose(x.grad.data, 3 * first, rtol=1e-15)
+    with mg.no_grad():
+        assert F.sigmoid_bce(x, t, **options).creator is None

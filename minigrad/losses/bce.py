@@ -17,7 +17,7 @@ from minigrad.ops.arithmetic import log
 from minigrad.ops.elementwise import clip, float32_for_half
 from minigrad.shapes import check_float
 
-BLOCK = 1 << 16  # elements per block: the loss's five temporaries of a block fit in L2
+BLOCK = 1 << 15  # elements per block: a block's inputs, gradient and five temporaries stay in L2 (1 MiB here)
 
 
 @dataclass(frozen=True)
@@ -51,10 +51,26 @@ def _total(parts, dtype):
     return np.asarray(math.fsum(map(float, parts)), dtype=dtype)
 
 
+def _gradient(g, x, e, u, k, y, w, pw):
+    """Into g: k w [(pw y + 1 - y) sigmoid(x) - pw y], from e = exp(-|x|) and u = 1 + e (arrays of one block)."""
+    numerics.sigmoid_from(x, e, u, out=g)
+    if pw is None:
+        g -= y
+    else:
+        g *= (pw - 1) * y + 1
+        g -= pw * y
+    g *= k
+    if w is not None:
+        g *= w
+
+
 class SigmoidBCE(Function):
-    """w [(1 - y) x - (1 + (pw - 1) y) log_sigmoid(x)]: BCE of sigmoid(x) without overflow."""
+    """w [(1 - y) x - (1 + (pw - 1) y) log_sigmoid(x)]: BCE of sigmoid(x) without overflow. Keeps, on the host,
+    `grad_buffer`: the gradient for gy = 1 of a reduced loss, which forward makes while recording a graph and
+    backward hands to its SigmoidBCEGrad, once."""
 
     keeps_output = False
+    grad_buffer = None
 
     def __init__(self, call):
         self.call = call
@@ -67,17 +83,26 @@ class SigmoidBCE(Function):
             red = st.reduction
             loss = sigmoid_bce(x, y, st.w, st.pw, red.keeps_positions)
             return red.reduce(loss) if red.keeps_positions else red.finish(loss.astype(x.dtype))
-        out = xp.empty(st.shape or (1,), dtype=x.dtype) if st.reduction.keeps_positions else None
+        red = st.reduction
+        out = xp.empty(st.shape or (1,), dtype=x.dtype) if red.keeps_positions else None
+        # Recording a reduced loss: each block's gradient for gy = 1 is made while the block is in cache, from the
+        # loss's own exp(-|x|), into the one input-sized buffer that the backward scales by gy (or hands out).
+        g = xp.empty(st.shape or (1,), x.dtype) if Config.enable_backprop and out is None else None
 
         def block(lo, hi, x, y, w, pw):
-            sp = numerics.log1p_exp_neg_abs(x)  # log_sigmoid(x) = min(x, 0) - sp
+            e = numerics.exp_neg_abs(x)
+            u = e + 1
+            if g is not None:
+                _gradient(g[lo:hi], x, e, u, red.coef, y, w, pw)
+            sp = numerics.log1p_small(e, u)  # log_sigmoid(x) = min(x, 0) - sp
             # max(x, 0) - y (x + (pw - 1) min(x, 0)) first: it is exactly 0 for y = 1, x >> 0.
             a = x * y
             if pw is not None:
                 pm1y = (pw - 1) * y
                 a += pm1y * xp.minimum(x, 0)
                 sp *= pm1y + 1
-            loss = xp.maximum(x, 0)
+            loss = xp.zeros_like(x)  # max(x, 0) against an array: about 5x faster than against the number 0
+            xp.maximum(x, loss, out=loss)
             loss -= a
             loss += sp
             if w is not None:
@@ -89,12 +114,14 @@ class SigmoidBCE(Function):
         parts = st.blocks(block, x, y, st.w, st.pw)
         if out is not None:
             return out.reshape(st.shape)
-        return st.reduction.finish(_total(parts, x.dtype))
+        self.grad_buffer = None if g is None else g.reshape(st.shape)
+        return red.finish(_total(parts, x.dtype))
 
     def backward(self, gy):
         st = self.call
         x, y = self.inputs
-        gx = SigmoidBCEGrad(st)(x, gy, y) if self.needs_input_grad[0] else None
+        buffer, self.grad_buffer = self.grad_buffer, None  # handed out once: it may become x.grad
+        gx = SigmoidBCEGrad(st, buffer)(x, gy, y) if self.needs_input_grad[0] else None
         gt = None
         if self.needs_input_grad[1]:  # d/dy = w (-x - (pw - 1) log_sigmoid(x))
             z = x if st.pw is None else x + (st.pw - 1) * log_sigmoid(x)
@@ -103,12 +130,14 @@ class SigmoidBCE(Function):
 
 
 class SigmoidBCEGrad(Function):
-    """The gradient k w [(pw y + 1 - y) sigmoid(x) - pw y] of SigmoidBCE; sigmoid(x) - y plainly."""
+    """The gradient k w [(pw y + 1 - y) sigmoid(x) - pw y] of SigmoidBCE; sigmoid(x) - y plainly. `buffer` is the
+    forward's gradient for gy = 1 (host), or None: then it is computed."""
 
     keeps_output = False
 
-    def __init__(self, call):
+    def __init__(self, call, buffer=None):
         self.call = call
+        self.buffer = buffer
 
     def forward(self, x, gy, y):
         st = self.call
@@ -116,21 +145,16 @@ class SigmoidBCEGrad(Function):
         if cuda.fused(xp):
             from minigrad.cuda.bce import sigmoid_bce_gradient
             return sigmoid_bce_gradient(x, y, st.w, st.pw, xp.asarray(st.reduction.scale(gy)))
+        gx, self.buffer = self.buffer, None
+        if gx is not None:
+            if not st.reduction.is_unit(gy):
+                gx *= gy
+            return gx
         gx = xp.empty(st.shape or (1,), dtype=x.dtype)
 
         def block(lo, hi, x, k, y, w, pw):
-            g = gx[lo:hi]
-            xp.exp(xp.negative(x, out=g), out=g)
-            g += 1
-            xp.reciprocal(g, out=g)  # sigmoid(x); 0 where exp(-x) overflowed
-            if pw is None:
-                g -= y
-            else:
-                g *= (pw - 1) * y + 1
-                g -= pw * y
-            g *= k
-            if w is not None:
-                g *= w
+            e = numerics.exp_neg_abs(x)
+            _gradient(gx[lo:hi], x, e, e + 1, k, y, w, pw)
 
         st.blocks(block, x, st.reduction.scale(gy), y, st.w, st.pw)
         return gx.reshape(st.shape)
@@ -153,7 +177,7 @@ class SigmoidBCEGrad(Function):
 
 
 class PlainSigmoidBCE(Function):
-    """SigmoidBCE's common small case: host logits x of at most BLOCK elements, all finite and above -80, targets
+    """SigmoidBCE's common small case: host logits x of at most BLOCK elements, all finite, targets
     y of x's shape and dtype taking no gradient, no weight or pos_weight, 'mean' or 'sum'. The same numbers,
     none of the per-call set-up. Keeps `d` = sigmoid(x) - y, made by the forward when `wanted`, which the
     backward scales and hands out once; `y`, `mean` and `wanted` are set at construction."""
@@ -166,16 +190,17 @@ class PlainSigmoidBCE(Function):
 
     def forward(self, x):
         y = self.y
-        loss = np.maximum(x, 0)
+        e = numerics.exp_neg_abs(x)  # 1-d for 0-d x
+        u = e + 1
+        if self.wanted and Config.enable_backprop:  # SigmoidBCE's gradient for gy = 1, by its steps
+            d = numerics.sigmoid_from(x.reshape(e.shape), e, u, np.empty_like(e))
+            d -= y.reshape(e.shape)
+            if self.mean:
+                d *= x.dtype.type(1 / x.size)  # the coefficient Reduction.of_count makes
+            self.d = d.reshape(x.shape)
+        loss = np.maximum(x, np.zeros_like(x))  # as SigmoidBCE
         loss -= x * y
-        loss += numerics.log1p_exp_neg_abs(x)
-        if self.wanted and Config.enable_backprop:  # SigmoidBCEGrad's steps, in its order
-            d = np.negative(x)
-            np.exp(d, out=d)
-            d += 1
-            np.reciprocal(d, out=d)
-            d -= y
-            self.d = d
+        loss += numerics.log1p_small(e, u).reshape(x.shape)
         total = np.add.reduce(loss, axis=None)
         return total / x.dtype.type(x.size) if self.mean else total
 
@@ -185,8 +210,8 @@ class PlainSigmoidBCE(Function):
         if Config.enable_backprop or d is None:  # create_graph or a second backward: the general gradient
             call, (_, y) = describe(x, self.y, reduction="mean" if self.mean else "sum")
             return SigmoidBCEGrad(call)(x, gy, y)
-        # SigmoidBCEGrad's k: gy times the coefficient Reduction.of_count makes
-        d *= gy._data * x.dtype.type(1 / x.size) if self.mean else gy._data
+        if not (type(gy._data) is np.ndarray and float(gy._data) == 1.0):
+            d *= gy._data
         return wrap(d)
 
 
@@ -201,7 +226,7 @@ def _lean(x, t, weight, pos_weight, reduction):
     # ufunc reductions called directly: cheaper than the ndarray methods at these sizes. NaN fails the
     # comparisons, and a non-finite target (or a sum of targets beyond float range) the last: the general path
     # takes those
-    if mean is None or not (np.minimum.reduce(data, axis=None) >= -80 and np.maximum.reduce(data, axis=None) < np.inf
+    if mean is None or not (-np.inf < np.minimum.reduce(data, axis=None) and np.maximum.reduce(data, axis=None) < np.inf
                             and math.isfinite(np.add.reduce(y, axis=None))):
         return None
     return PlainSigmoidBCE(y, mean, isinstance(x, Variable) and x.requires_grad)(x)
