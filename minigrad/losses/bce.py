@@ -193,12 +193,13 @@ class PlainSigmoidBCE(Function):
         e = numerics.exp_neg_abs(x)  # 1-d for 0-d x
         u = e + 1
         if self.wanted and Config.enable_backprop:  # SigmoidBCE's gradient for gy = 1, by its steps
-            d = numerics.sigmoid_from(x.reshape(e.shape), e, u, np.empty_like(e))
-            d -= y.reshape(e.shape)
+            xr, yr = (x, y) if x.ndim else (x.reshape(1), y.reshape(1))
+            d = numerics.sigmoid_from(xr, e, u, np.empty_like(e))
+            d -= yr
             if self.mean:
                 d *= x.dtype.type(1 / x.size)  # the coefficient Reduction.of_count makes
-            self.d = d.reshape(x.shape)
-        loss = np.maximum(x, np.zeros_like(x))  # as SigmoidBCE
+            self.d = d if x.ndim else d.reshape(())
+        loss = np.maximum(x, 0)
         loss -= x * y
         loss += numerics.log1p_small(e, u).reshape(x.shape)
         total = np.add.reduce(loss, axis=None)
@@ -223,12 +224,13 @@ def _lean(x, t, weight, pos_weight, reduction):
             or not 0 < data.size <= BLOCK or isinstance(t, Variable) and t.requires_grad):
         return None
     mean = scalar_mode(reduction)
-    # ufunc reductions called directly: cheaper than the ndarray methods at these sizes. NaN fails the
-    # comparisons, and a non-finite target (or a sum of targets beyond float range) the last: the general path
-    # takes those
-    if mean is None or not (-np.inf < np.minimum.reduce(data, axis=None) and np.maximum.reduce(data, axis=None) < np.inf
-                            and math.isfinite(np.add.reduce(y, axis=None))):
+    if mean is None:
         return None
+    # One product checks both: sum x y is finite when every x and y is (an inf or NaN anywhere makes it inf or
+    # NaN, 0 * inf included); a sum beyond float range only sends a finite call the general way
+    with np.errstate(invalid="ignore", over="ignore"):
+        if not math.isfinite(np.dot(data.ravel(), y.ravel())):
+            return None
     return PlainSigmoidBCE(y, mean, isinstance(x, Variable) and x.requires_grad)(x)
 
 
