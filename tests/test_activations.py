@@ -149,3 +149,25 @@ def test_sigmoid_and_log_sigmoid_derivatives_are_accurate_in_both_tails():
     h2, = mg.grad(F.sum(h1), x)
     np.testing.assert_allclose(h1.data, 1 / (1 + np.exp(xs)), rtol=1e-12, atol=0)
     np.testing.assert_allclose(h2.data, -d1, rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_sigmoid_shared_with_the_bce_losses_is_accurate_everywhere(dtype):
+    """numerics.sigmoid_from (sigmoid from exp(-|x|), as sigmoid_bce's gradient computes it) and sigmoid(x,
+    negate=True) against float64 (float128 where the platform has it) in both tails and at the extremes."""
+    from minigrad import numerics
+    x = np.concatenate([np.linspace(-120, 120, 4001), [0.0, -0.0, 1e-30, -1e-30, 1e4, -1e4]]).astype(dtype)
+    wide = np.longdouble if np.finfo(np.longdouble).eps < np.finfo(np.float64).eps else np.float64
+    ref = 1 / (1 + np.exp(-x.astype(wide)))
+    e = numerics.exp_neg_abs(x)
+    s = numerics.sigmoid_from(x, e, e + 1, np.empty_like(x))
+    tiny = np.finfo(dtype).tiny  # below it (denormals, or 0 where exp(-x) overflows) to within tiny
+    for got in (s, numerics.sigmoid(-x, negate=True)):
+        assert got.dtype == dtype
+        err = np.abs(got.astype(wide) - ref)
+        normal = ref >= tiny
+        assert (err[normal] / ref[normal]).max() <= 3 * np.finfo(dtype).eps
+        assert err[~normal].max() <= tiny
+    inf = np.array([np.inf, -np.inf, np.nan], dtype)
+    e = numerics.exp_neg_abs(inf)
+    np.testing.assert_array_equal(numerics.sigmoid_from(inf, e, e + 1, np.empty(3, dtype)), [1, 0, np.nan])
