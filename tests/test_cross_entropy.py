@@ -318,25 +318,6 @@ def test_fused_equals_the_simple_reference(shape, probs, blocks):
             np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-13, err_msg=str(options))
 
 
-@pytest.mark.parametrize("options, attribute", [({"ignore_index": 5}, "grad_buffer"), ({}, "grad")],
-                         ids=["general", "lean"])
-def test_the_forward_hands_its_gradient_buffer_to_the_backward_once(options, attribute):
-    """docs/design.md#the-function-contract: the buffer is declared on the Function, handed over once."""
-    x = mg.Variable(np.random.default_rng(5).standard_normal((4, 3)))
-    y = F.softmax_cross_entropy(x, np.array([0, 2, 1, 2]), **options)
-    f = y.creator
-    buffer = getattr(f, attribute)
-    assert buffer is not None and buffer.shape == (4, 3)
-    y.backward()
-    assert getattr(f, attribute) is None and np.shares_memory(x.grad.data, buffer)  # handed out, not copied
-    first = x.grad.data.copy()
-    x.cleargrad()
-    y.backward()  # the buffer is gone: the gradient is computed again, the same
-    np.testing.assert_array_equal(x.grad.data, first)
-    with mg.no_grad():
-        assert F.softmax_cross_entropy(x, np.array([0, 2, 1, 2]), **options).creator is None
-
-
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape", [(32, 10), (256, 1000), (1, 1), (7, 3)], ids=str)
 def test_the_lean_path_gives_the_general_paths_numbers(shape, dtype):

@@ -219,3 +219,30 @@ def test_numpy_operators_record_and_other_numpy_functions_say_what_to_use():
     for fn in (np.asarray, np.mean):
         with pytest.raises(TypeError, match=r"x\.data"):
             fn(x)
+
+
+@pytest.mark.parametrize("loss, t, options, attribute", [
+    (F.softmax_cross_entropy, np.array([0, 2, 1, 2]), {"ignore_index": 5}, "grad_buffer"),
+    (F.softmax_cross_entropy, np.array([0, 2, 1, 2]), {}, "grad"),
+    (F.sigmoid_bce, np.random.default_rng(7).random((4, 3)), {"pos_weight": np.array([2.0, 0.5, 1.0])}, "grad_buffer"),
+    (F.sigmoid_bce, np.random.default_rng(7).random((4, 3)), {}, "d"),
+], ids=["ce general", "ce lean", "bce general", "bce lean"])
+def test_a_fused_loss_hands_the_gradient_made_in_its_forward_out_once(loss, t, options, attribute):
+    """docs/design.md#the-function-contract: the buffer is declared on the Function and handed over once; computed
+    again without it, the gradient is the same, and a seed of 3 triples it."""
+    x = mg.Variable(np.random.default_rng(5).standard_normal((4, 3)) * 30)
+    y = loss(x, t, **options)
+    f = y.creator
+    buffer = getattr(f, attribute)
+    assert buffer is not None and buffer.shape == (4, 3)
+    y.backward()
+    assert getattr(f, attribute) is None and np.shares_memory(x.grad.data, buffer)  # handed out, not copied
+    first = x.grad.data.copy()
+    x.cleargrad()
+    y.backward()  # the buffer is gone: the gradient is computed again, the same
+    np.testing.assert_array_equal(x.grad.data, first)
+    x.cleargrad()
+    loss(x, t, **options).backward(np.array(3.0))
+    np.testing.assert_allclose(x.grad.data, 3 * first, rtol=1e-15)
+    with mg.no_grad():
+        assert loss(x, t, **options).creator is None
