@@ -9,7 +9,7 @@ NUMERIC = "fbiu"  # the dtype kinds a Variable holds: floats, bools, integers
 
 def to_array(data, what="Variable data"):
     """User data (array, number, nested list of numbers) as an array; TypeError naming `what` otherwise."""
-    if backend.is_array(data):
+    if type(data) is np.ndarray or backend.is_array(data):  # a plain ndarray first: the common case
         a = data
     elif isinstance(data, np.generic):
         a = np.asarray(data)

@@ -111,6 +111,8 @@ def memory_root(a):
 
 def writable(a):
     """True when every element of a can be written without touching another (no broadcast, no read-only)."""
+    if type(a) is np.ndarray and a.base is None:  # owns its memory: not a view, so not a broadcast
+        return a.flags.writeable
     if isinstance(a, np.ndarray) and not a.flags.writeable:
         return False
     return all(stride != 0 or n == 1 for stride, n in zip(a.strides, a.shape))

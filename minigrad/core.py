@@ -142,8 +142,6 @@ def as_variable(x, what="Variable data"):
     naming `what` (e.g. 'softmax: x') for data that is not real numbers."""
     if isinstance(x, Variable):
         return x
-    if type(x) is np.ndarray and x.dtype.kind in arrays.NUMERIC:  # to_array's checks, for the common case
-        return Variable._from_op(x, None, 0)
     return Variable._from_op(arrays.to_array(x, what), None, 0)
 
 
@@ -190,12 +188,8 @@ def _own(g, handed, create_graph):
     """g as a Variable whose array is its own: writable, not a broadcast, sharing no memory with a gradient
     already handed out or the caller's seed (their memory owners' ids are in `handed`)."""
     v = wrap(g)
-    d = v._data
-    if type(d) is np.ndarray and d.base is None:  # the common case: a fresh array, owning its memory
-        root, ok = d, d.flags.writeable
-    else:
-        root, ok = backend.memory_root(d), backend.writable(d)
-    if id(root) in handed or not ok:
+    root = backend.memory_root(v._data)
+    if id(root) in handed or not backend.writable(v._data):
         v = OPS["Copy"]()(v) if create_graph else Variable._from_op(v._data.copy(), None, 0)
         root = v._data  # a fresh copy owns its memory
     handed.add(id(root))
@@ -219,8 +213,7 @@ def _backprop(y, grad, report, create_graph):
         if gy.shape != y.shape:
             raise ValueError(f"grad has shape {gy.shape}, expected the output's shape {y.shape}")
     sums = {}  # id(x) -> [x, gradient so far]
-    mode = MODE.get()
-    anomalies = mode[1]
+    anomalies = MODE.get()[1]
     token = MODE.set([create_graph, anomalies])  # using_config("enable_backprop", create_graph), inlined
     try:
         f = y.creator

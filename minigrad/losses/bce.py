@@ -11,7 +11,7 @@ from minigrad.config import Config
 from minigrad.core import Variable, as_array, as_variable, wrap
 from minigrad.function import Function
 from minigrad.losses.checks import float_target, on_input_backend, real_numbers
-from minigrad.losses.reduction import Reduction, check_reduction, scalar_mode
+from minigrad.losses.reduction import Reduction, check_reduction, is_host_one, scalar_mode
 from minigrad.ops.activations import log_sigmoid, sigmoid
 from minigrad.ops.arithmetic import log
 from minigrad.ops.elementwise import clip, float32_for_half
@@ -194,10 +194,9 @@ class PlainSigmoidBCE(Function):
         u = e + 1
         if self.wanted and Config.enable_backprop:  # SigmoidBCE's gradient for gy = 1, by its steps
             xr, yr = (x, y) if x.ndim else (x.reshape(1), y.reshape(1))
-            d = numerics.sigmoid_from(xr, e, u, np.empty_like(e))
-            d -= yr
-            if self.mean:
-                d *= x.dtype.type(1 / x.size)  # the coefficient Reduction.of_count makes
+            k = x.dtype.type(1 / x.size if self.mean else 1)  # the coefficient Reduction.of_count makes
+            d = np.empty_like(e)
+            _gradient(d, xr, e, u, k, yr, None, None)
             self.d = d if x.ndim else d.reshape(())
         loss = np.maximum(x, 0)
         loss -= x * y
@@ -211,7 +210,7 @@ class PlainSigmoidBCE(Function):
         if Config.enable_backprop or d is None:  # create_graph or a second backward: the general gradient
             call, (_, y) = describe(x, self.y, reduction="mean" if self.mean else "sum")
             return SigmoidBCEGrad(call)(x, gy, y)
-        if not (type(gy._data) is np.ndarray and float(gy._data) == 1.0):
+        if not is_host_one(gy._data):
             d *= gy._data
         return wrap(d)
 

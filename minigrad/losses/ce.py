@@ -14,7 +14,7 @@ from minigrad.core import Variable, as_array, as_variable, wrap
 from minigrad.function import Function
 from minigrad.losses.checks import check_ignore_index, class_weight, float_target, on_input_backend, real_numbers
 from minigrad.losses.nll import NLLLoss
-from minigrad.losses.reduction import Reduction, check_reduction, scalar_mode
+from minigrad.losses.reduction import Reduction, check_reduction, is_host_one, scalar_mode
 from minigrad.losses.targets import Layout, class_index_targets
 from minigrad.ops.activations import log_softmax, softmax
 from minigrad.ops.elementwise import float32_for_half
@@ -305,7 +305,7 @@ class IndexCrossEntropy(Function):
         if Config.enable_backprop or g is None:  # create_graph or a second backward: the general gradient
             call, _ = describe(x, self.t, reduction="mean" if self.mean else "sum")
             return SoftmaxCrossEntropyGrad(call, g)(x, gy)
-        if not (type(gy._data) is np.ndarray and float(gy._data) == 1.0):
+        if not is_host_one(gy._data):
             g *= gy._data
         return wrap(g)
 

@@ -20,6 +20,12 @@ def check_reduction(reduction):
     return reduction
 
 
+def is_host_one(gy):
+    """True when gy is a 0-d host array holding 1: the default seed of loss.backward(), by which a gradient made
+    for gy = 1 needs no scaling. False on a device, where asking would cost a host synchronisation."""
+    return type(gy) is np.ndarray and gy.ndim == 0 and float(gy) == 1.0
+
+
 def scalar_mode(reduction):
     """True for 'mean', False for 'sum', None for anything else ('none', or a bad value that the general path
     reports)."""
@@ -97,4 +103,4 @@ class Reduction:
     def is_unit(self, gy):
         """True when gy is the scalar 1 of a reduced loss (the default seed of loss.backward()), on the host;
         on a device the answer would cost a host synchronisation, so it is False there."""
-        return not self.keeps_positions and gy.ndim == 0 and type(gy) is np.ndarray and gy == 1
+        return not self.keeps_positions and is_host_one(gy)

@@ -7,7 +7,7 @@ import numpy as np
 
 from minigrad.backend import get_array_module, operands
 from minigrad.config import Config
-from minigrad.core import Variable, as_array, as_operand, as_variable
+from minigrad.core import Variable, as_array, as_operand, as_variable, wrap
 from minigrad.function import Function
 from minigrad.ops.shaping import sum_to
 from minigrad.shapes import broadcast_shapes
@@ -89,7 +89,7 @@ class _Masked(Function):
 
     def backward(self, gy):
         if not Config.enable_backprop:  # a plain backward: the product on the arrays
-            return as_variable(gy.data * self.mask)
+            return wrap(gy._data * self.mask)
         return gy * self.mask
 
 

@@ -18,7 +18,7 @@ def _by_channel(x):
 
 class BatchNorm(Function):
     """Training mode: y = gamma * (x - mean) / sqrt(var + eps) + beta with the batch's mean and biased variance
-        per channel (axis 1) over every other axis. Forward sets the batch's `mean`, `var` and `inv_std` ((C,)
+    per channel (axis 1) over every other axis. Forward sets the batch's `mean`, `var` and `inv_std` ((C,)
     arrays); `eps` is set at construction.
 
     The backward is the closed form gx = gamma inv_std (gy - mean(gy) - xhat mean(gy xhat)), computed on the
