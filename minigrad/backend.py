@@ -118,6 +118,14 @@ def writable(a):
     return all(stride != 0 or n == 1 for stride, n in zip(a.strides, a.shape))
 
 
+def flat_view(a):
+    """a as a 1-D view of its memory, for writes through it; ValueError when that would take a copy (a is not
+    C-contiguous), where ravel() would write into the copy and lose the writes."""
+    if not a.flags.c_contiguous:
+        raise ValueError(f"flat_view: an array of shape {a.shape} and strides {a.strides} is not C-contiguous")
+    return a.reshape(-1)
+
+
 def as_numpy(x):
     """A numpy array with the data of x (a number, numpy or cupy array)."""
     if is_cupy_array(x):

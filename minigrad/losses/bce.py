@@ -189,7 +189,8 @@ class PlainSigmoidBCE(Function):
         self.y, self.mean, self.wanted = y, mean, wanted
 
     def forward(self, x):
-        y = self.y
+        # in C order whatever the layouts (copies at most BLOCK elements): the sum runs in the general path's order
+        x, y = np.asarray(x, order="C"), np.asarray(self.y, order="C")
         e = numerics.exp_neg_abs(x)  # 1-d for 0-d x
         u = e + 1
         if self.wanted and Config.enable_backprop:  # SigmoidBCE's gradient for gy = 1, by its steps

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from minigrad import cuda
-from minigrad.backend import get_array_module
+from minigrad.backend import flat_view, get_array_module
 from minigrad.blocks import for_blocks
 from minigrad.config import Config
 from minigrad.core import Variable, as_array, as_variable, wrap
@@ -275,19 +275,23 @@ class IndexCrossEntropy(Function):
 
     def _forward(self, x, m, block):
         n, c = x.shape
-        k = x.dtype.type(1 / n if self.mean else 1)  # the reduction's coefficient, as Reduction makes it
+        one = x.dtype.type(1)
+        k = one / x.dtype.type(n) if self.mean else one  # the coefficient Reduction.of_targets makes
         grad = self.wanted and Config.enable_backprop
-        e, ls = np.empty_like(x), np.empty(n, x.dtype)
+        # e is C-ordered whatever x's layout: its rows are written through flat views of it
+        e, ls = np.empty(x.shape, x.dtype), np.empty(n, x.dtype)
         at = self.t + _row_starts(n, c)  # the flat index of each row's target
 
         def rows(xb, mb, eb, atb, lsb):  # rows of x, m, e, at (from the rows' start) and ls
-            zt = np.subtract(xb, mb, out=eb).ravel()[atb]
+            flat = flat_view(eb)
+            np.subtract(xb, mb, out=eb)
+            zt = flat[atb]
             np.exp(eb, out=eb)
             s = np.add.reduce(eb, axis=1, keepdims=True)
             np.subtract(np.log(s.ravel(), out=lsb), zt, out=lsb)
             if grad:
                 eb *= np.divide(k, s, out=s)
-                eb.ravel()[atb] -= k
+                flat[atb] -= k
 
         if n * c <= block:
             rows(x, m, e, at, ls)
@@ -297,7 +301,7 @@ class IndexCrossEntropy(Function):
         if grad:
             self.grad = e
         loss = np.add.reduce(ls)
-        return loss * k if self.mean else loss  # a scalar of x's dtype; the call makes it 0-d
+        return loss / x.dtype.type(n) if self.mean else loss  # as Reduction.finish; the call makes it 0-d
 
     def backward(self, gy):
         x = self.inputs[0]
@@ -334,6 +338,7 @@ def _lean(x, t, weight, ignore_index, reduction, label_smoothing):
     if (mean is None or type(t) is not np.ndarray or t.dtype.kind not in "iu" or t.shape != (n,) or not n or not c
             or np.maximum.reduce(t.view(_UNSIGNED[t.dtype.itemsize])) >= c):  # negatives read as unsigned: huge
         return None  # the general path takes (or reports) everything else
+    t = t.astype(np.intp, copy=False)  # uint64 + the int64 row starts would promote to float64
     return IndexCrossEntropy(t, mean, isinstance(x, Variable) and x.requires_grad)(x)
 
 
