@@ -5,16 +5,14 @@ import numpy as np
 
 from minigrad.backend import get_array_module
 from minigrad.core import Variable
+from minigrad.shapes import check_real
 
 
 def check_hyper(owner, **values):
     """Each value a real number in its range (name=(value, low, high), high exclusive; None for none)."""
     for name, (value, low, high) in values.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-            raise TypeError(f"{owner}: {name} must be a real number, got {type(value).__name__} {value!r}")
-        if not math.isfinite(value) or value < low or (high is not None and value >= high):
-            where = f">= {low}" + ("" if high is None else f" and < {high}")
-            raise ValueError(f"{owner}: {name} must be {where}, got {value!r}")
+        where = f">= {low}" + ("" if high is None else f" and < {high}")
+        check_real(value, owner, name, lambda v: low <= v and (high is None or v < high), where)
 
 
 class Optimizer:

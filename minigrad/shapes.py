@@ -1,7 +1,11 @@
 """The kit for writing Functions: broadcasting, axes, reduced shapes and input checks, with minigrad's errors."""
+import functools
+import math
+import numbers
+
 import numpy as np
 
-__all__ = ["broadcast_shapes", "check_float", "keepdims_shape", "normalize_axis", "reduced_size", "sum_array",
+__all__ = ["broadcast_shapes", "check_float", "check_real", "check_size", "half_in_float32", "keepdims_shape", "normalize_axis", "reduced_size", "sum_array",
            "sum_to", "unbroadcast"]
 
 
@@ -84,8 +88,45 @@ def unbroadcast(g, shape):
     return g.reshape(shape) if g.shape != shape else g
 
 
-def check_float(x, op):
-    """x itself if its dtype is floating point (an array or a Variable), else TypeError naming op."""
+def check_float(x, op, what="x"):
+    """x itself if its dtype is floating point (an array or a Variable), else TypeError naming op and the argument
+    `what`."""
     if x.dtype.kind != "f":
-        raise TypeError(f"{op}: expected a floating point input, got dtype {x.dtype}")
+        raise TypeError(f"{op}: expected a floating point input, got dtype {x.dtype} for {what}")
     return x
+
+
+def half_in_float32(forward):
+    """A Function's forward that sums or averages, computed in float32 when its result would be float16 (the
+    float16 inputs cast up, the float outputs rounded once at the end), as torch accumulates half precision."""
+    @functools.wraps(forward)
+    def in_float32(self, *xs):
+        if not any(x is not None and x.dtype == np.float16 for x in xs) or np.result_type(
+                *[x.dtype for x in xs if x is not None and x.dtype.kind == "f"]) != np.float16:
+            return forward(self, *xs)
+        ys = forward(self, *[x.astype(np.float32) if x is not None and x.dtype == np.float16 else x for x in xs])
+        with np.errstate(over="ignore"):  # beyond 65504 is inf, as in torch
+            if type(ys) is tuple:
+                return tuple(y.astype(np.float16) if y.dtype.kind == "f" else y for y in ys)
+            return ys.astype(np.float16)
+    return in_float32
+
+
+def check_real(value, op, name, ok=None, expected="a real number"):
+    """value as a float: TypeError naming op and name unless it is a real number (not a bool, a string or None),
+    ValueError unless it is finite and ok(value) holds, saying what was `expected`."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{op}: {name} must be a real number, got {type(value).__name__} {value!r}")
+    if not math.isfinite(value) or (ok is not None and not ok(value)):
+        raise ValueError(f"{op}: {name} must be {expected}, got {value!r}")
+    return float(value)
+
+
+def check_size(value, op, name, least=1):
+    """value as an int >= least (a size or a count): TypeError naming op and name unless it is an integer (not a
+    bool), ValueError below least."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{op}: {name} must be an integer, got {type(value).__name__} {value!r}")
+    if value < least:
+        raise ValueError(f"{op}: {name} must be at least {least}, got {value!r}")
+    return int(value)

@@ -1,5 +1,5 @@
 """The lean loss paths give the general path's numbers bit for bit, for any memory layout of the logits and the
-targets, any integer target dtype and many random shapes (docs/losses.md#the-lean-paths)."""
+targets, any integer target dtype and many random shapes (docs/losses.md#softmax_cross_entropy, #sigmoid_bce)."""
 import numpy as np
 import pytest
 

@@ -97,3 +97,71 @@ def test_float16_is_as_accurate_as_torch(name):
     assert ours <= theirs * 1.01 + 1e-12, (ours, theirs)
     assert np.abs(y16.data.astype(np.float64) - y64.data).max() <= (
         np.abs(ty.detach().numpy().astype(np.float64) - y64.data).max() * 1.01 + 1e-12)
+
+
+# ----------------------------------------------------------------------------- the spec table in float16
+
+from minigrad.specs import SPECS  # noqa: E402
+
+
+def _spec_run(spec, arrays, gy):
+    xs = [mg.Variable(a) for a in arrays]
+    y = spec.fn(*xs)
+    gxs = mg.grad(y, [x for x in xs if x.dtype.kind == "f"], gy.astype(y.dtype))
+    return y.data, [g.data for g in gxs]
+
+
+def _within_ulps(got, ref, ulps):
+    """got (float16) within `ulps` float16 ulps of ref (float32) wherever ref is within float16's range."""
+    ref = ref.astype(np.float64)
+    step = np.maximum(np.spacing(np.abs(ref).astype(np.float16)).astype(np.float64), 2.0 ** -24)
+    err = np.abs(got.astype(np.float64) - ref)
+    finite = np.isfinite(ref) & (np.abs(ref) <= 65504)
+    assert (err[finite] <= ulps * step[finite]).all(), f"max error {(err / step)[finite].max()} ulps"
+
+
+# Rows whose Function is itself a gradient, called directly: the call is described in float16 (its weights
+# rounded so), and their gradients are second derivatives built of several float16 Functions with cancellation
+# between them (a - sum(a)); they are held to float16's precision of the O(1) values they combine.
+SECOND_ORDER = {"GetItemGrad", "NLLLossGrad", "SoftmaxCrossEntropyGrad", "SigmoidBCEGrad", "MaxPoolingGrad",
+                "MaxPoolingAt", "AveragePoolingGrad", "Conv2dGradW"}
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=[s.label for s in SPECS])
+def test_every_function_in_float16_is_its_float32_result_rounded(spec):
+    """float16 runs in float32: each row's output in float16 is within one float16 ulp of the same row run in
+    float32 on the same (rounded) values; its gradients within 4 ulps (a backward of k elementwise Functions
+    rounds k times), so a sum or mean accumulated in float16 (tens of ulps off, or inf) fails."""
+    arrays16 = [a.astype(np.float16) if a.dtype.kind == "f" else a for a in spec.inputs()]
+    arrays32 = [a.astype(np.float32) if a.dtype.kind == "f" else a for a in arrays16]
+    shape = spec.fn(*arrays32).shape
+    gy = np.random.default_rng(1).uniform(0.5, 1.5, shape).astype(np.float16)
+    y16, g16 = _spec_run(spec, arrays16, gy)
+    y32, g32 = _spec_run(spec, arrays32, gy.astype(np.float32))
+    assert y16.dtype == np.float16 and all(g.dtype == np.float16 for g in g16)
+    if spec.name in SECOND_ORDER:  # called directly on a call described in float16 (its weights rounded so)
+        np.testing.assert_allclose(y16, y32, rtol=0, atol=2.0 ** -8 * np.abs(y32).max())
+    else:
+        _within_ulps(y16, y32, 1)
+    for a, b in zip(g16, g32):
+        if spec.name in SECOND_ORDER:
+            np.testing.assert_allclose(a, b, rtol=0, atol=2.0 ** -8 * max(np.abs(b).max(), 1))
+        else:
+            _within_ulps(a, b, 4)
+
+
+@pytest.mark.parametrize("name, fn, x", [
+    ("average_pooling", lambda x: F.average_pooling(x, 8, 8), np.full((1, 1, 8, 8), 2000.0)),
+    ("mean_squared_error", lambda x: F.mean_squared_error(x, np.zeros_like(x.data)), np.full((64, 1), 50.0)),
+    ("batch_norm", lambda x: F.batch_norm(x, np.ones(1, np.float16), np.zeros(1, np.float16), np.zeros(1), np.ones(1)),
+     np.full((64, 1), 2000.0)),
+])
+def test_float16_sums_of_large_values_do_not_overflow_on_the_way(name, fn, x):
+    """Each sums 64 values (128,000 or 160,000 in all, beyond float16's 65,504) on the way to a result in range."""
+    x = mg.Variable((x + np.arange(64).reshape(x.shape) % 3).astype(np.float16))
+    y = fn(x)
+    ref = fn(mg.Variable(x.data.astype(np.float32))).data
+    y.backward(np.ones(y.shape, np.float16))
+    assert y.dtype == np.float16 and x.grad.dtype == np.float16
+    assert np.isfinite(y.data).all() and np.isfinite(x.grad.data).all(), y.data
+    _within_ulps(y.data, ref, 1)

@@ -15,7 +15,7 @@ from minigrad.losses.reduction import Reduction, check_reduction, is_host_one, s
 from minigrad.ops.activations import log_sigmoid, sigmoid
 from minigrad.ops.arithmetic import log
 from minigrad.ops.elementwise import clip, float32_for_half
-from minigrad.shapes import check_float
+from minigrad.shapes import check_float, half_in_float32
 
 BLOCK = 1 << 15  # elements per block: a block's inputs, gradient and five temporaries stay in L2 (1 MiB here)
 
@@ -139,6 +139,7 @@ class SigmoidBCEGrad(Function):
         self.call = call
         self.buffer = buffer
 
+    @half_in_float32
     def forward(self, x, gy, y):
         st = self.call
         xp = get_array_module(x)
@@ -307,7 +308,7 @@ def _in_unit_interval(a, what, op):
 
 def describe(x, t, *, weight=None, pos_weight=None, reduction="mean", op="sigmoid_bce"):
     """Validate a BCE call on x (logits or probabilities); return its BCECall and the inputs (x, t) as Variables."""
-    x = check_float(as_variable(x, f"{op}: input"), op)
+    x = check_float(as_variable(x, f"{op}: input"), op, "input")
     mode = check_reduction(reduction)
     t = _float_target(t, x, op)
     w = _weight(weight, x.data, "weight", op)

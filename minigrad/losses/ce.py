@@ -20,7 +20,7 @@ from minigrad.ops.activations import log_softmax, softmax
 from minigrad.ops.elementwise import float32_for_half
 from minigrad.ops.reductions import sum
 from minigrad.ops.shaping import reshape
-from minigrad.shapes import check_float
+from minigrad.shapes import check_float, half_in_float32
 
 BLOCK = 1 << 19  # elements per block of rows: the logits and gradient rows of a block stay in cache
 LEAN_BLOCK = 1 << 16  # IndexCrossEntropy's blocks: threads pay from about this size on
@@ -189,6 +189,7 @@ class SoftmaxCrossEntropyGrad(Function):
         self.buffer = buffer
         self.lse = lse
 
+    @half_in_float32
     def forward(self, x, gy, q=None):
         cl, lay, red = self.call, self.call.layout, self.call.reduction
         xp = get_array_module(x)
@@ -274,17 +275,14 @@ class IndexCrossEntropy(Function):
         return self._forward(x, m, LEAN_BLOCK)
 
     def _forward(self, x, m, block):
-        n, c = x.shape
-        one = x.dtype.type(1)
+        (n, c), one = x.shape, x.dtype.type(1)
         k = one / x.dtype.type(n) if self.mean else one  # the coefficient Reduction.of_targets makes
         grad = self.wanted and Config.enable_backprop
-        # e is C-ordered whatever x's layout: its rows are written through flat views of it
-        e, ls = np.empty(x.shape, x.dtype), np.empty(n, x.dtype)
+        e, ls = np.empty(x.shape, x.dtype), np.empty(n, x.dtype)  # e C-ordered: written through flat views
         at = self.t + _row_starts(n, c)  # the flat index of each row's target
 
         def rows(xb, mb, eb, atb, lsb):  # rows of x, m, e, at (from the rows' start) and ls
-            flat = flat_view(eb)
-            np.subtract(xb, mb, out=eb)
+            flat = flat_view(np.subtract(xb, mb, out=eb))
             zt = flat[atb]
             np.exp(eb, out=eb)
             s = np.add.reduce(eb, axis=1, keepdims=True)
@@ -322,9 +320,6 @@ def _row_starts(n, c):
     return starts
 
 
-_UNSIGNED = {k: np.dtype(f"u{k}") for k in (1, 2, 4, 8)}
-
-
 def _lean(x, t, weight, ignore_index, reduction, label_smoothing):
     """The loss by IndexCrossEntropy when the call is the case it covers, else None."""
     data = as_array(x)
@@ -336,7 +331,7 @@ def _lean(x, t, weight, ignore_index, reduction, label_smoothing):
     t = as_array(t)
     n, c = data.shape
     if (mean is None or type(t) is not np.ndarray or t.dtype.kind not in "iu" or t.shape != (n,) or not n or not c
-            or np.maximum.reduce(t.view(_UNSIGNED[t.dtype.itemsize])) >= c):  # negatives read as unsigned: huge
+            or np.maximum.reduce(t.view(f"u{t.dtype.itemsize}")) >= c):  # negatives read as unsigned: huge
         return None  # the general path takes (or reports) everything else
     t = t.astype(np.intp, copy=False)  # uint64 + the int64 row starts would promote to float64
     return IndexCrossEntropy(t, mean, isinstance(x, Variable) and x.requires_grad)(x)
@@ -353,7 +348,7 @@ def check_smoothing(label_smoothing, op="softmax_cross_entropy"):
 def describe(x, t, *, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
     """Validate a cross entropy call; return its CrossEntropyCall and the Function's inputs, (x,) or (x, q)."""
     op = "softmax_cross_entropy"
-    x = check_float(as_variable(x, f"{op}: input"), op)
+    x = check_float(as_variable(x, f"{op}: input"), op, "input")
     mode = check_reduction(reduction)
     eps = check_smoothing(label_smoothing)
     lay = Layout.of(x.shape, op)

@@ -122,12 +122,12 @@ def linear_cross_entropy(x, W, t, b=None, *, weight=None, ignore_index=-100, red
     softmax_cross_entropy's. torch's linear_cross_entropy takes the weight as (V, D). float16 is computed in
     float32."""
     x = check_float(as_variable(x, f"{OP}: x"), OP)
-    W = check_float(as_variable(W, f"{OP}: W"), OP)
+    W = check_float(as_variable(W, f"{OP}: W"), OP, "W")
     if x.ndim != 2 or W.ndim != 2 or x.shape[1] != W.shape[0]:
         raise ValueError(f"{OP}: x of shape {x.shape} and W of shape {W.shape} do not match; expected x (N, D) and "
                          f"W (D, V)")
     if b is not None:
-        b = check_float(as_variable(b, f"{OP}: b"), OP)
+        b = check_float(as_variable(b, f"{OP}: b"), OP, "b")
         if b.shape != (W.shape[1],):
             raise ValueError(f"{OP}: b of shape {b.shape} does not match W of shape {W.shape}; expected "
                              f"({W.shape[1]},)")

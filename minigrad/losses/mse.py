@@ -4,7 +4,7 @@ import numpy as np
 from minigrad.backend import get_array_module
 from minigrad.core import Variable, as_variable
 from minigrad.function import Function
-from minigrad.shapes import check_float, sum_array
+from minigrad.shapes import check_float, half_in_float32, sum_array
 
 
 class MeanSquaredError(Function):
@@ -12,6 +12,7 @@ class MeanSquaredError(Function):
 
     keeps_output = False
 
+    @half_in_float32
     def forward(self, x0, x1):
         diff = x0 - x1
         self.n = len(diff) if diff.ndim else 1
@@ -29,7 +30,7 @@ def mean_squared_error(x0, x1):
     """sum((x0 - x1)^2) / len(x0), as DeZero defines it: the summed squared errors averaged over the first axis
     (torch's mse_loss for (N,) and (N, 1); for (N, D) torch also divides by D). Fused: one Function, gradient
     2 (x0 - x1) / N. x0 and x1 must have the same shape; an array x1 takes x0's float dtype."""
-    x0 = check_float(as_variable(x0, "mean_squared_error: x0"), "mean_squared_error")
+    x0 = check_float(as_variable(x0, "mean_squared_error: x0"), "mean_squared_error", "x0")
     if not isinstance(x1, Variable):
         data = as_variable(x1, "mean_squared_error: x1").data
         x1 = as_variable(get_array_module(x0.data).asarray(data, dtype=x0.dtype))

@@ -7,7 +7,7 @@ from minigrad.ops.arithmetic import neg
 from minigrad.ops.elementwise import exp, float32_for_half
 from minigrad.ops.reductions import sum
 from minigrad.ops.shaping import unreduce
-from minigrad.shapes import check_float, normalize_axis
+from minigrad.shapes import check_float, half_in_float32, normalize_axis
 
 
 def class_axis(ndim):
@@ -74,6 +74,7 @@ class LogSumExp(_AlongAxis):
 
 
 class Sigmoid(Function):
+    @half_in_float32
     def forward(self, x):
         return numerics.sigmoid(x)
 
@@ -88,6 +89,7 @@ class Sigmoid(Function):
 class LogSigmoid(Function):
     keeps_output = False
 
+    @half_in_float32
     def forward(self, x):
         return numerics.log_sigmoid(x)
 

@@ -3,6 +3,7 @@ from minigrad.backend import get_array_module, operands
 from minigrad.function import Function
 from minigrad.ops import reductions
 from minigrad.ops.windows import Window, check_image, conv_outsize, copy_split, deconv_outsize, pair, workspace
+from minigrad.shapes import half_in_float32
 
 
 def _matrix(col):
@@ -45,6 +46,7 @@ class Col2im(Function):
     def __init__(self, win, shape, to_matrix):
         self.win, self.shape, self.to_matrix = win, tuple(shape), to_matrix
 
+    @half_in_float32
     def forward(self, col):
         n, c, h, w = self.shape
         oh, ow = self.win.outsize(h, w)
@@ -98,6 +100,7 @@ class _Convolution(Function):
     def __init__(self, win, outsize=None):
         self.win, self.outsize = win, outsize
 
+    @half_in_float32
     def forward(self, x, W, b=None):
         check_image(x, self.op)
         if W.ndim != 4:
@@ -172,6 +175,7 @@ class Conv2dGradW(Function):
     def __init__(self, win):
         self.win = win
 
+    @half_in_float32
     def forward(self, x, gy):
         oc = gy.shape[1]
         gW = _channels_first(gy) @ self.win.columns(x).T

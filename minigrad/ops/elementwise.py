@@ -10,7 +10,7 @@ from minigrad.config import Config
 from minigrad.core import Variable, as_array, as_operand, as_variable, wrap
 from minigrad.function import Function
 from minigrad.ops.shaping import sum_to
-from minigrad.shapes import broadcast_shapes
+from minigrad.shapes import broadcast_shapes, check_float
 
 
 class Exp(Function):
@@ -213,8 +213,9 @@ def clip(x, x_min, x_max):
 
 
 def leaky_relu(x, slope=0.2):
-    """x where x > 0, slope * x elsewhere (DeZero's default slope 0.2; torch's is 0.01)."""
-    return LeakyReLU(slope)(x)
+    """x where x > 0, slope * x elsewhere (DeZero's default slope 0.2; torch's is 0.01); x floating point."""
+    f = LeakyReLU(slope)
+    return f(check_float(as_variable(x, "leaky_relu: x"), "leaky_relu"))
 
 
 def where(cond, a, b):
@@ -233,7 +234,7 @@ def where(cond, a, b):
 def dropout(x, ratio=0.5, rng=None):
     """In training (Config.train), zero each element with probability ratio and scale the rest by
     1 / (1 - ratio); in test mode (`mg.test_mode()`), x unchanged."""
-    x = as_variable(x, "dropout: x")
+    x = check_float(as_variable(x, "dropout: x"), "dropout")
     if not 0.0 <= ratio < 1.0:
         raise ValueError(f"dropout: ratio must be in [0, 1), got {ratio!r}")
     if not Config.train or ratio == 0.0:

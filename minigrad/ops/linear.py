@@ -1,16 +1,20 @@
 """Matrix products: MatMul with numpy's matmul rules, and the affine map y = x @ W + b as one Function."""
+import numpy as np
+
 from minigrad import shapes
 from minigrad.backend import get_array_module
 from minigrad.config import Config
 from minigrad.core import wrap
 from minigrad.function import Function
+from minigrad.ops.elementwise import astype
 from minigrad.ops.shaping import reshape, sum_to, transpose
-from minigrad.shapes import broadcast_shapes
+from minigrad.shapes import broadcast_shapes, half_in_float32
 
 
 class MatMul(Function):
     keeps_output = False
 
+    @half_in_float32
     def forward(self, x, W):
         k0 = x.shape[-1] if x.ndim else None
         k1 = W.shape[-2] if W.ndim >= 2 else (W.shape[0] if W.ndim else None)
@@ -29,11 +33,16 @@ class MatMul(Function):
         W2 = reshape(W, (W.shape[0], 1)) if W.ndim == 1 else W
         gy_shape = broadcast_shapes("matmul", x2.shape[:-2], W2.shape[:-2]) + (x2.shape[-2], W2.shape[-1])
         gy = reshape(gy, gy_shape)
+        half = gy.dtype == np.float16  # products summed over the batch axes: in float32, rounded once at the end
+        if half:
+            gy, x2, W2 = astype(gy, np.float32), astype(x2, np.float32), astype(W2, np.float32)
         gx = gW = None
         if self.needs_input_grad[0]:
             gx = reshape(sum_to(matmul(gy, _swap_last(W2)), x2.shape), x.shape)
+            gx = astype(gx, x.dtype) if half else gx
         if self.needs_input_grad[1]:
             gW = reshape(sum_to(matmul(_swap_last(x2), gy), W2.shape), W.shape)
+            gW = astype(gW, W.dtype) if half else gW
         return gx, gW
 
 
@@ -46,6 +55,7 @@ def _swap_last(x):
 class Linear(Function):
     keeps_output = False
 
+    @half_in_float32
     def forward(self, x, W, b=None):
         if W.ndim != 2 or x.ndim == 0 or x.shape[-1] != W.shape[0]:
             raise ValueError(f"linear: input of shape {x.shape} does not match weight of shape {W.shape}; "

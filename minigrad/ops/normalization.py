@@ -1,19 +1,21 @@
 """Batch normalization (DeZero's batch_norm): batch statistics in training, running averages in test mode."""
-from minigrad.backend import get_array_module
+import math
+
+from minigrad.backend import get_array_module, is_array, writable
 from minigrad.blocks import for_blocks
 from minigrad.config import Config
 from minigrad.core import as_array, as_variable
 from minigrad.function import Function
-from minigrad.ops.elementwise import float32_for_half
+from minigrad.ops.elementwise import astype, float32_for_half
 from minigrad.ops.reductions import sum
-from minigrad.shapes import check_float
+from minigrad.shapes import check_float, check_real
 
 BLOCK = 1 << 18  # elements per channel block: a few blocks per thread, each within a core's cache
 
 
 def _by_channel(x):
     """x (N, C) or (N, C, H, W) as (N, C, M): the axis the statistics run along last."""
-    return x.reshape(x.shape[0], x.shape[1], -1)
+    return x.reshape(x.shape[0], x.shape[1], math.prod(x.shape[2:]))
 
 
 class BatchNorm(Function):
@@ -34,7 +36,10 @@ class BatchNorm(Function):
         x3 = _by_channel(x)
         n, c, m = x3.shape
         y = xp.empty_like(x3)
-        mean, var, inv_std = (xp.empty(c, dtype=x.dtype) for _ in range(3))
+        mean, var, inv_std = (xp.full(c, xp.nan, dtype=x.dtype) for _ in range(3))
+        if not y.size:  # an empty batch: no statistics (NaN, never used), an empty result
+            self.mean, self.var, self.inv_std = mean, var, inv_std
+            return y.reshape(x.shape)
 
         def block(lo, hi):
             xb, yb = x3[:, lo:hi], y[:, lo:hi]
@@ -51,6 +56,10 @@ class BatchNorm(Function):
 
     def backward(self, gy):
         x, gamma, _ = self.inputs
+        if not x.size:  # an empty batch: every gradient is zero
+            xp = get_array_module(gy.data)
+            zero = xp.zeros(gamma.shape, dtype=gamma.dtype)
+            return as_variable(xp.zeros_like(x.data)), as_variable(zero), as_variable(zero.copy())
         if Config.enable_backprop:  # create_graph: the same closed form, recorded
             return self._recorded(x, gamma, gy)
         xp = get_array_module(gy)
@@ -86,12 +95,29 @@ class BatchNorm(Function):
         return gx, ggamma.reshape(-1), gbeta.reshape(-1)
 
 
-def _stat(a, c, what):
-    """The running statistic a (an array or a Variable of shape (C,)): its array, updated in place."""
+def _stat(a, c, what, x, write):
+    """The running statistic a (an array or a Variable of shape (C,), floating point, on x's backend): its array,
+    which training (write) updates in place and so must be writable."""
     data = as_array(a)
-    if getattr(data, "shape", None) != (c,):
-        raise ValueError(f"batch_norm: {what} must have shape ({c},), got {getattr(data, 'shape', type(a).__name__)}")
+    if not is_array(data):
+        raise TypeError(f"batch_norm: {what} must be an array or a Variable of shape ({c},), got {type(a).__name__}")
+    if data.shape != (c,):
+        raise ValueError(f"batch_norm: {what} must have shape ({c},) for x of shape {x.shape}, got {data.shape}")
+    check_float(data, "batch_norm", what)
+    get_array_module(x.data, data)  # a TypeError naming both when one is on the host and the other on a device
+    if write and not writable(data):
+        raise ValueError(f"batch_norm: {what} is read-only (or a broadcast view) and training updates it in "
+                         f"place; pass a writable array of shape ({c},)")
     return data
+
+
+def _affine(p, what, x):
+    """gamma or beta as a floating Variable of shape (C,) in x's dtype (cast, recorded, when it differs)."""
+    c = x.shape[1]
+    p = check_float(as_variable(p, f"batch_norm: {what}"), "batch_norm", what)
+    if p.shape != (c,):
+        raise ValueError(f"batch_norm: {what} must have shape ({c},) for x of shape {x.shape}, got {p.shape}")
+    return p if p.dtype == x.dtype else astype(p, x.dtype)
 
 
 @float32_for_half
@@ -100,31 +126,30 @@ def batch_norm(x, gamma, beta, mean, var, decay=0.9, eps=2e-5):
 
     In training: xhat from the batch's mean and biased variance; the running `mean` and `var` ((C,) arrays or
     Variables, updated in place) move to decay * old + (1 - decay) * batch, var with the unbiased batch variance
-    (torch's momentum is 1 - decay). Under `mg.test_mode()`: xhat from the running mean and var, unchanged."""
-    x = as_variable(x, "batch_norm: x")
-    check_float(x, "batch_norm")
+    (torch's momentum is 1 - decay); an empty batch gives an empty result and leaves them as they are. Under
+    `mg.test_mode()`: xhat from the running mean and var, unchanged. Everything is checked before anything is
+    written: a failed call changes no running statistic."""
+    op = "batch_norm"
+    x = check_float(as_variable(x, "batch_norm: x"), op)
     if x.ndim not in (2, 4):
         raise ValueError(f"batch_norm: x must be (N, C) or (N, C, H, W), got shape {x.shape}")
     c = x.shape[1]
-    gamma, beta = as_variable(gamma, "batch_norm: gamma"), as_variable(beta, "batch_norm: beta")
-    for name, p in (("gamma", gamma), ("beta", beta)):
-        if p.shape != (c,):
-            raise ValueError(f"batch_norm: {name} must have shape ({c},) for x of shape {x.shape}, got {p.shape}")
-    mean, var = _stat(mean, c, "mean"), _stat(var, c, "var")
-    if not 0 <= decay <= 1 or not eps > 0:
-        raise ValueError(f"batch_norm: expected 0 <= decay <= 1 and eps > 0, got decay={decay!r}, eps={eps!r}")
+    gamma, beta = _affine(gamma, "gamma", x), _affine(beta, "beta", x)
+    mean, var = _stat(mean, c, "mean", x, Config.train), _stat(var, c, "var", x, Config.train)
+    decay = check_real(decay, op, "decay", lambda v: 0 <= v <= 1, "between 0 and 1")
+    eps = check_real(eps, op, "eps", lambda v: v > 0, "positive")
     if not Config.train:
         shape = (1, c) + (1,) * (x.ndim - 2)
         inv_std = ((var + eps) ** -0.5).astype(x.dtype, copy=False)
         return (x - mean.astype(x.dtype, copy=False).reshape(shape)) * (gamma * inv_std).reshape(shape) + \
             beta.reshape(shape)
-    m = x.size // c
-    if m < 2:
+    m = x.size // c if c else 0
+    if m == 1:  # torch's rule: a variance needs two values (none at all is an empty batch)
         raise ValueError(f"batch_norm: training needs more than one value per channel, got x of shape {x.shape}")
     f = BatchNorm(eps)
     y = f(x, gamma, beta)
-    mean *= decay
-    mean += (1 - decay) * f.mean
-    var *= decay
-    var += ((1 - decay) * m / (m - 1)) * f.var
+    if m:
+        new_mean = decay * mean + (1 - decay) * f.mean
+        new_var = decay * var + ((1 - decay) * m / (m - 1)) * f.var
+        mean[...], var[...] = new_mean, new_var
     return y

@@ -3,7 +3,7 @@ from minigrad.backend import get_array_module
 from minigrad.blocks import for_blocks
 from minigrad.function import Function
 from minigrad.ops.windows import BLOCK, Window, check_image
-from minigrad.shapes import check_float
+from minigrad.shapes import check_float, half_in_float32
 
 
 def _window(kernel_size, stride, pad, op):
@@ -65,6 +65,7 @@ class MaxPoolingGrad(Function):
     def __init__(self, win, index, shape):
         self.win, self.index, self.shape = win, index, shape
 
+    @half_in_float32
     def forward(self, gy):
         xp = get_array_module(gy)
         col = xp.empty(gy.shape[:2] + self.win.k + gy.shape[2:], dtype=gy.dtype)
@@ -105,6 +106,7 @@ class AveragePooling(Function):
     def __init__(self, win):
         self.win = win
 
+    @half_in_float32
     def forward(self, x):
         check_image(x, "average_pooling")
         check_float(x, "average_pooling")
@@ -128,6 +130,7 @@ class AveragePoolingGrad(Function):
     def __init__(self, win, shape):
         self.win, self.shape = win, shape
 
+    @half_in_float32
     def forward(self, gy):
         xp = get_array_module(gy)
         g = gy * (1 / len(_offsets(self.win)))

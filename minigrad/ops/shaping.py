@@ -4,6 +4,7 @@ import numpy as np
 from minigrad import backend, shapes
 from minigrad.core import Variable, as_variable
 from minigrad.function import Function
+from minigrad.shapes import half_in_float32
 
 
 class Copy(Function):
@@ -122,6 +123,7 @@ class GetItemGrad(Function):
         self.slices = slices
         self.in_shape = in_shape
 
+    @half_in_float32
     def forward(self, gy):
         gx = backend.get_array_module(gy).zeros(self.in_shape, dtype=gy.dtype)
         if _is_basic(self.slices):
