@@ -23,8 +23,9 @@ def save(named_params, path):
             raise ValueError(f"save_weights: parameter {name} has no array yet (lazily sized: run a forward "
                              f"pass or load_weights first)")
         arrays[name] = as_numpy(p.data)
-    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp",
-                               dir=os.path.dirname(os.path.abspath(path)))
+    folder = os.path.dirname(os.path.abspath(path))
+    _remove_stale(folder, os.path.basename(path))
+    fd, tmp = tempfile.mkstemp(prefix=f"{os.path.basename(path)}.{os.getpid()}.", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "wb") as f:
             # The entries are written one by one, as np.savez does, so that no name can collide with a keyword
@@ -42,9 +43,32 @@ def save(named_params, path):
     return path
 
 
-def load(named_params, path, owner):
+def _remove_stale(folder, name):
+    """Remove the temporaries that saves of `name` left behind when killed (named name.PID.XXXX.tmp): those whose
+    process is gone. A save still running in another process keeps its own."""
+    for entry in os.listdir(folder):
+        pid = entry[len(name) + 1:].split(".")[0]
+        if not (entry.startswith(name + ".") and entry.endswith(".tmp") and pid.isdigit()):
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            try:
+                os.unlink(os.path.join(folder, entry))
+            except FileNotFoundError:  # another save removed it first
+                pass
+        except PermissionError:  # alive, another user's
+            pass
+
+
+def _fits(shape, pattern):
+    return len(shape) == len(pattern) and all(p is None or p == s for s, p in zip(shape, pattern))
+
+
+def load(named_params, path, owner, lazy_shapes=None):
     """Read a file written by save into {name: Parameter}: every entry is checked and converted before any
-    Parameter changes. Parameters without an array yet (lazily sized) take the file's shape and dtype."""
+    Parameter changes. Parameters without an array yet (lazily sized) take the file's array when it fits
+    lazy_shapes[name] = (shape pattern with None for any size, dtype or None for the file's)."""
     path = npz_path(path)
     with np.load(path, allow_pickle=False) as npz:
         missing = sorted(set(named_params) - set(npz.files))
@@ -58,8 +82,16 @@ def load(named_params, path, owner):
         a = stored[name]
         if a.dtype.kind not in "fbiu":
             raise TypeError(f"load_weights: {name} in {path} has dtype {a.dtype}, expected real numbers")
-        if p.data is None:  # lazily sized: created from the file
-            new[name] = a
+        if p.data is None:  # lazily sized: created from the file, as the layer's configuration allows
+            pattern, dtype = (lazy_shapes or {}).get(name, (None, None))
+            if pattern is not None and not _fits(a.shape, pattern):
+                want = tuple("any" if s is None else s for s in pattern)
+                raise ValueError(f"load_weights: {name} has shape {a.shape} in {path}, but this {owner} is "
+                                 f"configured for {want}".replace("'", ""))
+            if dtype is not None and not np.can_cast(a.dtype, dtype, casting="same_kind"):
+                raise TypeError(f"load_weights: {name} has dtype {a.dtype} in {path}, which does not convert to "
+                                f"the layer's {dtype}")
+            new[name] = a if dtype is None else a.astype(dtype)
             continue
         if a.shape != p.shape:
             raise ValueError(f"load_weights: {name} has shape {a.shape} in {path}, expected {p.shape}")

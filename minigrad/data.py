@@ -6,6 +6,7 @@ import zlib
 import numpy as np
 
 from minigrad.backend import as_cupy
+from minigrad.shapes import check_real, check_size
 
 
 class Dataset:
@@ -33,6 +34,7 @@ class Spiral(Dataset):
     """The spiral of DeZero: num_class arms of num_data 2-D points each; labels are the arm (int64)."""
 
     def __init__(self, train=True, num_data=100, num_class=3, transform=None, target_transform=None):
+        num_data, num_class = check_size(num_data, "Spiral", "num_data"), check_size(num_class, "Spiral", "num_class")
         self.transforms(transform, target_transform)
         rng = np.random.RandomState(1984 if train else 2020)
         x = np.zeros((num_data * num_class, 2), dtype=np.float32)
@@ -54,6 +56,7 @@ class SinCurve(Dataset):
     of [0, 2 pi]; data[i] = y[i] and label[i] = y[i + 1], each of shape (1,)."""
 
     def __init__(self, train=True, num_data=1000, seed=0, transform=None, target_transform=None):
+        num_data = check_size(num_data, "SinCurve", "num_data", least=2)  # pairs of consecutive points
         self.transforms(transform, target_transform)
         x = np.linspace(0, 2 * np.pi, num_data)
         y = np.sin(x) + np.random.default_rng(seed).uniform(-0.05, 0.05, x.shape) if train else np.cos(x)
@@ -65,6 +68,7 @@ class Digits(Dataset):
     [0, 1] as float32 vectors of 64; a fixed, stratified-by-shuffle split of test_ratio for testing."""
 
     def __init__(self, train=True, test_ratio=0.2, seed=0, transform=None, target_transform=None):
+        check_real(test_ratio, "Digits", "test_ratio", lambda v: 0 <= v < 1, "in [0, 1)")
         self.transforms(transform, target_transform)
         try:
             from sklearn.datasets import load_digits

@@ -4,8 +4,10 @@ import numpy as np
 import minigrad.functions as F
 from minigrad import checkpoint
 from minigrad.backend import get_array_module
-from minigrad.core import Parameter
-from minigrad.ops.windows import pair
+from minigrad.core import Parameter, as_variable
+from minigrad.ops.normalization import check_input as check_batch_norm_input
+from minigrad.ops.windows import check_image, pair
+from minigrad.shapes import check_size
 
 
 class Layer:
@@ -24,6 +26,43 @@ class Layer:
 
     def forward(self, *inputs):
         raise NotImplementedError(f"{type(self).__name__}.forward")
+
+    def lazy_shape(self, name):
+        """The shape that the configuration fixes for this layer's own Parameter `name` while it has no array:
+        a tuple with None for a size taken from the first input (load_weights checks a file against it), and
+        the dtype the layer creates it in (None: the input's)."""
+        return None, None
+
+    def _lazily(self, x, size, forward):
+        """forward() after size(x) gave the layer's unsized Parameters their arrays; when forward raises, the
+        layer is put back as it was (a failed first call sizes nothing)."""
+        lazy = [p for p in self._own_params() if p.data is None]
+        if not lazy:
+            return forward()
+        saved = {k: v for k, v in vars(self).items() if not isinstance(v, (Parameter, Layer))}
+        try:
+            size(x)
+            return forward()
+        except BaseException:
+            for p in lazy:
+                p._data = None
+            vars(self).update(saved)
+            raise
+
+    def _own_params(self):
+        return [p for p in (getattr(self, n) for n in self._names) if isinstance(p, Parameter)]
+
+    def named_lazy_shapes(self, prefix=""):
+        """{name: (shape pattern, dtype)} for every Parameter without an array yet, sub-layers' names joined by
+        '/' (see lazy_shape)."""
+        found = {}
+        for name in self._names:
+            value = getattr(self, name)
+            if isinstance(value, Layer):
+                found.update(value.named_lazy_shapes(f"{prefix}{name}/"))
+            elif value is not None and value.data is None:
+                found[prefix + name] = self.lazy_shape(name)
+        return found
 
     def named_params(self, prefix=""):
         """(name, Parameter) pairs in registration order, sub-layers' names joined by '/'."""
@@ -60,8 +99,9 @@ class Layer:
     def load_weights(self, path):
         """Read Parameters saved by save_weights (same path, '.npz' optional), onto each Parameter's current
         device and dtype; lazily sized Parameters are created from the file. Everything is checked before
-        anything is assigned: an error leaves every Parameter as it was."""
-        checkpoint.load(dict(self.named_params()), path, type(self).__name__)
+        anything is assigned: an error leaves every Parameter as it was. A lazily sized Parameter takes the
+        file's array when its configured sizes (e.g. Linear's out_size) match it, in the layer's dtype."""
+        checkpoint.load(dict(self.named_params()), path, type(self).__name__, self.named_lazy_shapes())
 
 
 class Linear(Layer):
@@ -69,6 +109,9 @@ class Linear(Layer):
 
     def __init__(self, out_size, *, in_size=None, nobias=False, dtype=np.float32):
         super().__init__()
+        op = type(self).__name__
+        out_size = check_size(out_size, op, "out_size")
+        in_size = None if in_size is None else check_size(in_size, op, "in_size")
         self.out_size, self.in_size, self.dtype = out_size, in_size, np.dtype(dtype)
         self.W = Parameter(None, name="W")
         if in_size is not None:
@@ -81,16 +124,20 @@ class Linear(Layer):
         w = np.random.standard_normal((self.in_size, self.out_size)) * scale
         self.W.data = xp.asarray(w.astype(self.dtype))
 
-    def _lazy_init(self, x):
-        if self.W.data is None:
-            self.in_size = x.shape[-1]
-            self._init_W(get_array_module(x))
-            if self.b is not None and get_array_module(self.b.data) is not get_array_module(self.W.data):
-                self.b.to_gpu()
+    def lazy_shape(self, name):
+        return (None, self.out_size), self.dtype
+
+    def _size(self, x):
+        if x.ndim == 0:
+            raise ValueError(f"{type(self).__name__}: expected an input (..., in_size), got a 0-d input")
+        self.in_size = x.shape[-1]
+        self._init_W(get_array_module(x.data))
+        if self.b is not None and get_array_module(self.b.data) is not get_array_module(self.W.data):
+            self.b.to_gpu()
 
     def forward(self, x):
-        self._lazy_init(x)
-        return F.linear(x, self.W, self.b)
+        x = as_variable(x, f"{type(self).__name__}: x")
+        return self._lazily(x, self._size, lambda: F.linear(x, self.W, self.b))
 
 
 class LinearCrossEntropy(Linear):
@@ -112,8 +159,9 @@ class LinearCrossEntropy(Linear):
     def forward(self, x, t=None):
         if t is None:
             return super().forward(x)
-        self._lazy_init(x)
-        return F.linear_cross_entropy(x, self.W, t, self.b, **self.loss_options)
+        x = as_variable(x, "LinearCrossEntropy: x")
+        return self._lazily(x, self._size, lambda: F.linear_cross_entropy(x, self.W, t, self.b,
+                                                                          **self.loss_options))
 
 
 class Dropout(Layer):
@@ -132,6 +180,7 @@ class EmbedID(Layer):
 
     def __init__(self, in_size, out_size, dtype=np.float32):
         super().__init__()
+        in_size, out_size = check_size(in_size, "EmbedID", "in_size"), check_size(out_size, "EmbedID", "out_size")
         self.W = Parameter(np.random.standard_normal((in_size, out_size)).astype(dtype), name="W")
 
     def forward(self, x):
@@ -144,6 +193,8 @@ class RNN(Layer):
 
     def __init__(self, hidden_size, in_size=None, dtype=np.float32):
         super().__init__()
+        hidden_size = check_size(hidden_size, "RNN", "hidden_size")
+        in_size = None if in_size is None else check_size(in_size, "RNN", "in_size")
         self.x2h = Linear(hidden_size, in_size=in_size, dtype=dtype)
         self.h2h = Linear(hidden_size, in_size=hidden_size, nobias=True, dtype=dtype)
         self.h = None
@@ -152,6 +203,7 @@ class RNN(Layer):
         self.h = None
 
     def forward(self, x):
+        x = _step_input(x, self.h, "RNN")
         z = self.x2h(x)
         self.h = F.tanh(z if self.h is None else z + self.h2h(self.h))
         return self.h
@@ -163,7 +215,8 @@ class LSTM(Layer):
 
     def __init__(self, hidden_size, in_size=None, dtype=np.float32):
         super().__init__()
-        self.hidden_size = hidden_size
+        self.hidden_size = hidden_size = check_size(hidden_size, "LSTM", "hidden_size")
+        in_size = None if in_size is None else check_size(in_size, "LSTM", "in_size")
         self.x2g = Linear(4 * hidden_size, in_size=in_size, dtype=dtype)
         self.h2g = Linear(4 * hidden_size, in_size=hidden_size, nobias=True, dtype=dtype)
         self.h = self.c = None
@@ -172,15 +225,29 @@ class LSTM(Layer):
         self.h = self.c = None
 
     def forward(self, x):
+        x = _step_input(x, self.h, "LSTM")
         z = self.x2g(x)
         if self.h is not None:
             z = z + self.h2g(self.h)
         n = self.hidden_size
         f, i, o = (F.sigmoid(z[:, k * n:(k + 1) * n]) for k in range(3))
         u = F.tanh(z[:, 3 * n:])
-        self.c = i * u if self.c is None else f * self.c + i * u
-        self.h = o * F.tanh(self.c)
+        c = i * u if self.c is None else f * self.c + i * u
+        self.h, self.c = o * F.tanh(c), c
         return self.h
+
+
+def _step_input(x, h, op):
+    """One time step's input: a (N, in_size) Variable whose batch size N is that of the state h (when there is
+    one); ValueError naming the shapes otherwise, before anything changes."""
+    x = as_variable(x, f"{op}: x")
+    if x.ndim != 2:
+        raise ValueError(f"{op}: expected one time step of shape (N, in_size), got shape {x.shape}; feed a "
+                         f"sequence (T, N, in_size) one step x[t] at a time")
+    if h is not None and len(x) != len(h):
+        raise ValueError(f"{op}: a batch of {len(x)} after a state of batch size {len(h)}; call reset_state() "
+                         f"before a batch of another size")
+    return x
 
 
 class _Conv(Layer):
@@ -191,6 +258,8 @@ class _Conv(Layer):
                  in_channels=None):
         super().__init__()
         op = type(self).__name__
+        out_channels = check_size(out_channels, op, "out_channels")
+        in_channels = None if in_channels is None else check_size(in_channels, op, "in_channels")
         self.out_channels, self.in_channels, self.dtype = out_channels, in_channels, np.dtype(dtype)
         self.kernel_size = pair(kernel_size, "kernel_size", op, 1)
         pair(stride, "stride", op, 1)  # checked at construction; passed to F.conv2d / F.deconv2d as given
@@ -206,13 +275,16 @@ class _Conv(Layer):
         w = np.random.standard_normal(self.weight_shape()) * np.sqrt(1 / (c * kh * kw))
         self.W.data = xp.asarray(w.astype(self.dtype))
 
-    def _lazy_init(self, x):
-        if self.W.data is None:
-            self.in_channels = x.shape[1]
-            xp = get_array_module(x)
-            self._init_W(xp)
-            if self.b is not None and get_array_module(self.b.data) is not xp:
-                self.b.to_gpu()
+    def lazy_shape(self, name):
+        return self.weight_shape(), self.dtype
+
+    def _size(self, x):
+        check_image(x, type(self).__name__)
+        self.in_channels = x.shape[1]
+        xp = get_array_module(x.data)
+        self._init_W(xp)
+        if self.b is not None and get_array_module(self.b.data) is not xp:
+            self.b.to_gpu()
 
 
 class Conv2d(_Conv):
@@ -222,8 +294,8 @@ class Conv2d(_Conv):
         return (self.out_channels, self.in_channels) + self.kernel_size
 
     def forward(self, x):
-        self._lazy_init(x)
-        return F.conv2d(x, self.W, self.b, self.stride, self.pad)
+        x = as_variable(x, "Conv2d: x")
+        return self._lazily(x, self._size, lambda: F.conv2d(x, self.W, self.b, self.stride, self.pad))
 
 
 class Deconv2d(_Conv):
@@ -233,8 +305,8 @@ class Deconv2d(_Conv):
         return (self.in_channels, self.out_channels) + self.kernel_size
 
     def forward(self, x, outsize=None):
-        self._lazy_init(x)
-        return F.deconv2d(x, self.W, self.b, self.stride, self.pad, outsize)
+        x = as_variable(x, "Deconv2d: x")
+        return self._lazily(x, self._size, lambda: F.deconv2d(x, self.W, self.b, self.stride, self.pad, outsize))
 
 
 class BatchNorm(Layer):
@@ -250,10 +322,16 @@ class BatchNorm(Layer):
         self.gamma = Parameter(None, name="gamma")
         self.beta = Parameter(None, name="beta")
 
+    def lazy_shape(self, name):
+        return (None,), None
+
+    def _size(self, x):
+        check_batch_norm_input(x)
+        xp, c, dtype = get_array_module(x.data), x.shape[1], x.dtype
+        self.avg_mean.data, self.avg_var.data = xp.zeros(c, dtype=dtype), xp.ones(c, dtype=dtype)
+        self.gamma.data, self.beta.data = xp.ones(c, dtype=dtype), xp.zeros(c, dtype=dtype)
+
     def forward(self, x):
-        if self.avg_mean.data is None:
-            xp, c = get_array_module(x), x.shape[1]
-            dtype = x.dtype if x.dtype.kind == "f" else np.float32
-            self.avg_mean.data, self.avg_var.data = xp.zeros(c, dtype=dtype), xp.ones(c, dtype=dtype)
-            self.gamma.data, self.beta.data = xp.ones(c, dtype=dtype), xp.zeros(c, dtype=dtype)
-        return F.batch_norm(x, self.gamma, self.beta, self.avg_mean.data, self.avg_var.data, self.decay, self.eps)
+        x = as_variable(x, "BatchNorm: x")
+        return self._lazily(x, self._size, lambda: F.batch_norm(x, self.gamma, self.beta, self.avg_mean.data,
+                                                                 self.avg_var.data, self.decay, self.eps))

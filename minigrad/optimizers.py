@@ -22,7 +22,7 @@ class Optimizer:
         self.target = None
         self.hooks = []
         self.t = 0  # number of updates so far
-        self.state = {}  # id(param) -> per-parameter state
+        self.state = {}  # Parameter -> its state: holding the Parameter, no other can take its place
 
     def setup(self, target):
         """target: a Layer (its params()) or a list of Parameters."""
@@ -48,20 +48,22 @@ class Optimizer:
         params = self.params()
         for hook in self.hooks:
             hook(params)
+            params = [p for p in params if p.grad is not None]  # a hook (FreezeParam) may have taken some away
         self.t += 1
         for p in params:
-            if p.grad is not None:  # a hook (FreezeParam) may have taken it away
-                self.update_one(p)
+            self.update_one(p)
 
     def update_one(self, p):
         raise NotImplementedError
 
     def _state(self, p, *names):
-        """Zero-initialised state arrays of p's shape, created on first use."""
-        if id(p) not in self.state:
+        """Zero-initialised state arrays of p's shape, created on first use (keyed by p itself: dict lookups compare
+        Parameters by identity, as they hash)."""
+        state = self.state.get(p)
+        if state is None:
             xp = get_array_module(p.data)
-            self.state[id(p)] = [xp.zeros_like(p.data) for _ in names]
-        return self.state[id(p)]
+            state = self.state[p] = [xp.zeros_like(p.data) for _ in names]
+        return state
 
 
 class SGD(Optimizer):
@@ -178,6 +180,9 @@ class FreezeParam:
         for i, item in enumerate(layers):
             if isinstance(item, Variable):
                 self.frozen.append(item)
+            elif isinstance(item, type):
+                raise TypeError(f"FreezeParam: argument {i} is the class {item.__name__}; expected a Layer instance "
+                                f"(e.g. model.l1) or a Parameter")
             elif hasattr(item, "params"):
                 self.frozen.extend(item.params())
             else:

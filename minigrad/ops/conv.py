@@ -1,9 +1,12 @@
 """Convolution: im2col/col2im, conv2d and deconv2d (one BLAS matmul each) and their gradients, in DeZero's layouts."""
+import numpy as np
+
 from minigrad.backend import get_array_module, operands
 from minigrad.function import Function
 from minigrad.ops import reductions
+from minigrad.ops.elementwise import astype
 from minigrad.ops.windows import Window, check_image, conv_outsize, copy_split, deconv_outsize, pair, workspace
-from minigrad.shapes import half_in_float32
+from minigrad.shapes import check_float, half_in_float32
 
 
 def _matrix(col):
@@ -105,16 +108,25 @@ class _Convolution(Function):
         check_image(x, self.op)
         if W.ndim != 4:
             raise ValueError(f"{self.op}: W must be 4-D, got shape {W.shape}")
+        for name, a in (("x", x), ("W", W), ("b", b)):
+            if a is not None:
+                check_float(a, self.op, name)
+        hint = ("; x looks channels-last (N, H, W, C): minigrad takes (N, C, H, W), x.transpose(0, 3, 1, 2)"
+                if x.shape[3] == W.shape[self.in_axis] or x.shape[3] <= 4 < x.shape[1] else "")
         if x.shape[1] != W.shape[self.in_axis]:
             raise ValueError(f"{self.op}: x of shape {x.shape} has {x.shape[1]} channels but W of shape {W.shape} "
-                             f"{self.layout} expects {W.shape[self.in_axis]}")
+                             f"{self.layout} expects {W.shape[self.in_axis]}{hint}")
         oc = W.shape[1 - self.in_axis]
         if b is not None and b.shape != (oc,):
             raise ValueError(f"{self.op}: b of shape {b.shape} does not match the {oc} output channels; "
                              f"expected ({oc},)")
         self.win = self.win.with_kernel(W, self.op)
+        self.check_fits(x, hint)
         operands(x, W, b)
-        y = self.compute(x, W)
+        # One dtype rule for every path: the result's is that of x, W and b together (float32 with float64 is
+        # float64), and the work runs in it.
+        dtype = np.result_type(x.dtype, W.dtype) if b is None else np.result_type(x.dtype, W.dtype, b.dtype)
+        y = self.compute(x.astype(dtype, copy=False), W.astype(dtype, copy=False))
         if b is not None:
             y += b.reshape(1, -1, 1, 1)
         return y
@@ -122,16 +134,27 @@ class _Convolution(Function):
     def backward(self, gy):
         x, W = self.inputs[:2]
         needs = self.needs_input_grad
-        gx = self.input_grad(gy, W, x.shape[2:]) if needs[0] else None
-        gW = self.weight_grad(x, gy) if needs[1] else None
-        gb = reductions.sum(gy, axis=(0, 2, 3)) if len(needs) == 3 and needs[2] else None
+        gx = _as(self.input_grad(gy, W, x.shape[2:]), x) if needs[0] else None
+        gW = _as(self.weight_grad(x, gy), W) if needs[1] else None
+        gb = _as(reductions.sum(gy, axis=(0, 2, 3)), self.inputs[2]) if len(needs) == 3 and needs[2] else None
         return gx, gW, gb
+
+
+def _as(g, x):
+    """The gradient g in its input x's dtype (cast, recorded, when the result's dtype was wider)."""
+    return g if g.dtype == x.dtype else astype(g, x.dtype)
 
 
 class Conv2d(_Convolution):
     """y = conv2d(x, W) + b for x (N, C, H, W), W (OC, C, KH, KW), b (OC,)."""
 
     op, in_axis, layout = "conv2d", 1, "(OC, C, KH, KW)"
+
+    def check_fits(self, x, hint):
+        try:
+            self.win.outsize(*x.shape[2:])
+        except ValueError as e:
+            raise ValueError(f"{e}{hint}") from None
 
     def compute(self, x, W):
         return _conv(x, W, self.win)
@@ -149,10 +172,17 @@ class Deconv2d(_Convolution):
 
     op, in_axis, layout = "deconv2d", 0, "(C, OC, KH, KW)"
 
+    def check_fits(self, x, hint):  # every input size fits; compute checks pad and outsize
+        pass
+
     def compute(self, x, W):
         (kh, kw), (sh, sw), (ph, pw) = self.win.k, self.win.s, self.win.p
         h, w = x.shape[2:]
         least = deconv_outsize(h, kh, sh, ph), deconv_outsize(w, kw, sw, pw)
+        if min(least) < 1:
+            raise ValueError(f"{self.op}: pad {(ph, pw)} is too large for an input of spatial size {(h, w)} with "
+                             f"kernel {(kh, kw)} and stride {(sh, sw)}: the output would be {least}; expected "
+                             f"2 pad <= stride (H - 1) + KH - 1")
         oh, ow = self.outsize = pair(least if self.outsize is None else self.outsize, "outsize", self.op, 1)
         if (conv_outsize(oh, kh, sh, ph), conv_outsize(ow, kw, sw, pw)) != (h, w):
             raise ValueError(f"{self.op}: outsize {self.outsize} does not fit an input of spatial size {(h, w)} "

@@ -111,6 +111,14 @@ def _stat(a, c, what, x, write):
     return data
 
 
+def check_input(x):
+    """x (an array or a Variable) itself when it is a floating (N, C) or (N, C, H, W) batch, else an error."""
+    check_float(x, "batch_norm")
+    if x.ndim not in (2, 4):
+        raise ValueError(f"batch_norm: x must be (N, C) or (N, C, H, W), got shape {x.shape}")
+    return x
+
+
 def _affine(p, what, x):
     """gamma or beta as a floating Variable of shape (C,) in x's dtype (cast, recorded, when it differs)."""
     c = x.shape[1]
@@ -130,9 +138,7 @@ def batch_norm(x, gamma, beta, mean, var, decay=0.9, eps=2e-5):
     `mg.test_mode()`: xhat from the running mean and var, unchanged. Everything is checked before anything is
     written: a failed call changes no running statistic."""
     op = "batch_norm"
-    x = check_float(as_variable(x, "batch_norm: x"), op)
-    if x.ndim not in (2, 4):
-        raise ValueError(f"batch_norm: x must be (N, C) or (N, C, H, W), got shape {x.shape}")
+    x = check_input(as_variable(x, "batch_norm: x"))
     c = x.shape[1]
     gamma, beta = _affine(gamma, "gamma", x), _affine(beta, "beta", x)
     mean, var = _stat(mean, c, "mean", x, Config.train), _stat(var, c, "var", x, Config.train)
