@@ -1,5 +1,5 @@
 """The spec table: one row per Function, with valid inputs and tolerances for the gradient checks."""
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -27,7 +27,8 @@ class Spec:
 
     name: the Function class (as registered); fn: a callable taking the inputs; make: rng -> tuple
     of float64 (or integer) arrays, away from kinks; variant: the options this row exercises;
-    atol/rtol: gradient-check tolerances.
+    atol/rtol: gradient-check tolerances; empty: the row with an empty batch (N = 0), as (fn, make),
+    where taking the first axis of the inputs to 0 does not make one (see empty_case).
     """
 
     name: str
@@ -37,6 +38,7 @@ class Spec:
     atol: float = 1e-5
     rtol: float = 1e-3
     note: str = field(default="")
+    empty: tuple = None
 
     @property
     def label(self):
@@ -44,6 +46,16 @@ class Spec:
 
     def inputs(self, seed=0):
         return self.make(np.random.default_rng(seed))
+
+    def empty_case(self, seed=0):
+        """(fn, inputs) of the row with N = 0: `empty` when given, else fn on the inputs with the first axis of
+        the first input, and of each input of its rank and first size, taken to 0."""
+        if self.empty is not None:
+            fn, make = self.empty
+            return fn, make(np.random.default_rng(seed))
+        xs = self.inputs(seed)
+        first = xs[0]
+        return self.fn, tuple(x[:0] if x.ndim and x.ndim == first.ndim and len(x) == len(first) else x for x in xs)
 
 
 def _n(*shape):
@@ -149,19 +161,24 @@ SPECS = [
     Spec("Copy", F.copy, _n(3, 4)),
     Spec("LeakyReLU", F.leaky_relu, _away_from_zero(3, 4)),
     Spec("MeanSquaredError", F.mean_squared_error, _two((4, 3), (4, 3))),
-    Spec("Reshape", lambda x: F.reshape(x, (4, 3)), _n(3, 4)),
+    Spec("Reshape", lambda x: F.reshape(x, (4, 3)), _n(3, 4), empty=(lambda x: F.reshape(x, (0, 3)), _n(0, 4))),
     Spec("Transpose", lambda x: F.transpose(x, (2, 0, 1)), _n(2, 3, 4)),
-    Spec("BroadcastTo", lambda x: F.broadcast_to(x, (2, 3, 4)), _n(3, 1)),
+    Spec("BroadcastTo", lambda x: F.broadcast_to(x, (2, 3, 4)), _n(3, 1),
+         empty=(lambda x: F.broadcast_to(x, (0, 3, 4)), _n(3, 1))),
     Spec("SumTo", lambda x: F.sum_to(x, (3, 1)), _n(2, 3, 4)),
     Spec("Sum", lambda x: F.sum(x, axis=(0, 2), keepdims=True), _n(2, 3, 4)),
     Spec("MatMul", F.matmul, _two((2, 3, 4), (4, 5))),
     Spec("Linear", F.linear, lambda rng: (rng.standard_normal((3, 4)), rng.standard_normal((4, 2)),
                                           rng.standard_normal(2))),
-    Spec("GetItem", lambda x: F.get_item(x, (_on(x, [0, 2, 0]), slice(1, 3))), _n(3, 4)),
-    Spec("GetItemGrad", lambda gy: GetItemGrad((_on(gy, [1, 1, 0]),), (3, 4))(gy), _n(3, 4)),
+    Spec("GetItem", lambda x: F.get_item(x, (_on(x, [0, 2, 0]), slice(1, 3))), _n(3, 4),
+         empty=(lambda x: F.get_item(x, (_on(x, np.zeros(0, np.intp)), slice(1, 3))), _n(0, 4))),
+    Spec("GetItemGrad", lambda gy: GetItemGrad((_on(gy, [1, 1, 0]),), (3, 4))(gy), _n(3, 4),
+         empty=(lambda gy: GetItemGrad((_on(gy, np.zeros(0, np.intp)),), (0, 4))(gy), _n(0, 4))),
     Spec("Max", lambda x: F.max(x, axis=1), _distinct(3, 4)),
-    Spec("Min", lambda x: F.min(x, axis=(0, 2), keepdims=True), _distinct(2, 3, 4)),
-    Spec("mean", lambda x: F.mean(x, axis=0), _n(3, 4), note="composite: sum * (1/n)"),
+    Spec("Min", lambda x: F.min(x, axis=(0, 2), keepdims=True), _distinct(2, 3, 4),
+         empty=(lambda x: F.min(x, axis=2, keepdims=True), _distinct(0, 3, 4))),
+    Spec("mean", lambda x: F.mean(x, axis=0), _n(3, 4), note="composite: sum * (1/n)",
+         empty=(lambda x: F.mean(x, axis=1), _n(0, 4))),
     Spec("Softmax", F.softmax, _n(3, 4)),
     Spec("LogSoftmax", lambda x: F.log_softmax(x, axis=-1), _n(2, 3, 4)),
     Spec("LogSumExp", lambda x: F.logsumexp(x, axis=0), _n(3, 4)),
@@ -253,3 +270,51 @@ SPECS = [
     Spec("BinaryCrossEntropy", lambda p, y: F.binary_cross_entropy(p, y, reduction="none"),
          lambda rng: (rng.uniform(0.1, 0.9, (5,)), rng.uniform(0, 1, (5,))), "none"),
 ]
+
+_NO_T = np.zeros(0, np.intp)  # the class indices of an empty batch
+
+# The rows whose empty batch (N = 0) is not the inputs' first axis taken to 0: their targets, weights or shapes
+# are fixed in fn. By row label.
+EMPTY = {
+    "NLLLoss": (lambda x: F.nll_loss(x, _on(x, _NO_T.reshape(0, 2)), weight=_on(x, W3)), _n(0, 3, 2)),
+    "NLLLossGrad": (lambda gy: _nll_grad(gy, (0, 3), _on(gy, _NO_T), _on(gy, [1.0, 2.0, 3.0]), "none"), _n(0)),
+    "SoftmaxCrossEntropy [class indices (ignore_index 5 takes the general path)]":
+        (lambda x: F.softmax_cross_entropy(x, _on(x, _NO_T), ignore_index=5), _n(0, 3)),
+    "IndexCrossEntropy [mean]": (lambda x: F.softmax_cross_entropy(x, _on(x, _NO_T)), _n(0, 3)),
+    "IndexCrossEntropy [sum]": (lambda x: F.softmax_cross_entropy(x, _on(x, _NO_T), reduction="sum"), _n(0, 4)),
+    "SoftmaxCrossEntropy [unbatched, none]":
+        (lambda x: F.softmax_cross_entropy(x, _on(x, _NO_T), reduction="none"), _n(0, 3)),
+    "SoftmaxCrossEntropy [K-dim, weight, ignore_index, smoothing, sum]":
+        (lambda x: F.softmax_cross_entropy(x, _on(x, _NO_T.reshape(0, 2)), weight=_on(x, W3), reduction="sum",
+                                           label_smoothing=0.2), _n(0, 3, 2)),
+    "SoftmaxCrossEntropy [weight, smoothing, none]":
+        (lambda x: F.softmax_cross_entropy(x, _on(x, _NO_T), weight=_on(x, W3), label_smoothing=0.3,
+                                           reduction="none"), _n(0, 3)),
+    "SoftmaxCrossEntropyGrad [class indices, weight, smoothing]":
+        (lambda x, gy: _ce_grad(x, gy, t=_on(x, _NO_T), w=_on(x, W3), eps=0.2),
+         lambda rng: (rng.standard_normal((0, 3)), rng.standard_normal(()))),
+    "SoftmaxCrossEntropyGrad [K-dim, ignore_index, none]":
+        (lambda x, gy: _ce_grad(x, gy, t=_on(x, _NO_T.reshape(0, 2)), reduction="none"),
+         lambda rng: (rng.standard_normal((0, 3, 2)), rng.standard_normal((0, 2)))),
+    "PlainSigmoidBCE [mean]": (lambda x: F.sigmoid_bce(x, _on(x, Y34[:0]).astype(x.dtype)), _n(0, 4)),
+    "PlainSigmoidBCE [sum]": (lambda x: F.sigmoid_bce(x, _on(x, Y34[0, :0]).astype(x.dtype), reduction="sum"), _n(0)),
+    "BinaryCrossEntropy [weight (N, 1)]":
+        (lambda p, y: F.binary_cross_entropy(p, y, weight=_on(p, [[2.0]])),
+         lambda rng: (rng.uniform(0.1, 0.9, (0, 4)), rng.uniform(0, 1, (0, 4)))),
+    "Col2im [6-d columns, stride 2, pad 1]":
+        (lambda c: F.col2im(c, (0, 2, 5, 4), (3, 2), 2, 1, to_matrix=False), _n(0, 2, 3, 2, 3, 3)),
+    "Col2im [matrix]": (lambda c: F.col2im(c, (0, 2, 3, 3), 2), _n(0, 8)),
+    "Conv2d [bias, stride 2, pad 1]":
+        (lambda x, W, b: F.conv2d(x, W, b, stride=2, pad=1),
+         lambda rng: (rng.standard_normal((0, 3, 5, 4)), rng.standard_normal((2, 3, 3, 2)), rng.standard_normal(2))),
+    "MaxPoolingGrad": (lambda gy: _pool_grad(gy, "MaxPoolingGrad", (0, 2, 5, 4)), _n(0, 2, 3, 2)),
+    "MaxPoolingAt": (lambda x: _pool_grad(x, "MaxPoolingAt", (0, 2, 5, 4)), _n(0, 2, 5, 4)),
+    "AveragePoolingGrad": (lambda gy: _pool_grad(gy, "AveragePoolingGrad", (0, 2, 5, 4)), _n(0, 2, 3, 2)),
+    "LinearCrossEntropy [bias, weight, smoothing, blocks of 3 rows]":
+        (lambda x, W, b: F.linear_cross_entropy(x, W, _on(x, _NO_T), b, weight=_on(x, W3), label_smoothing=0.2,
+                                                chunk_size=3),
+         lambda rng: (rng.standard_normal((0, 2)), rng.standard_normal((2, 3)), rng.standard_normal(3))),
+    "LinearCrossEntropy [no bias, ignore_index, none]":
+        (lambda x, W: F.linear_cross_entropy(x, W, _on(x, _NO_T), reduction="none", chunk_size=2), _two((0, 4), (4, 3))),
+}
+SPECS = [replace(s, empty=EMPTY[s.label]) if s.label in EMPTY else s for s in SPECS]

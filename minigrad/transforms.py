@@ -27,6 +27,10 @@ class Normalize:
 
     def __call__(self, x):
         mean, std = np.asarray(self.mean), np.asarray(self.std)
+        for name, a in (("mean", mean), ("std", std)):
+            if a.ndim > 1 or a.ndim and (not np.ndim(x) or a.size not in (1, x.shape[0])):
+                raise ValueError(f"Normalize: {name} has {a.size} values per channel but the item has shape "
+                                 f"{np.shape(x)}; expected one value per channel along its first axis (C, H, W)")
         if mean.ndim or std.ndim:  # per channel: (C,) against (C, H, W)
             shape = (-1,) + (1,) * (x.ndim - 1)
             mean, std = mean.reshape(shape) if mean.ndim else mean, std.reshape(shape) if std.ndim else std

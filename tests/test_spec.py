@@ -87,3 +87,22 @@ def test_registry_names_are_unique_because_the_operators_look_them_up():
     with pytest.raises(TypeError, match="two minigrad Functions are named Add"):
         exec("import minigrad as mg\nclass Add(mg.Function):\n    pass\n", fake.__dict__)
     assert mg.Function.registry["Add"].__module__ == "minigrad.ops.arithmetic"
+
+
+# ----------------------------------------------------------------------------- the N = 0 column
+
+@pytest.mark.parametrize("spec", SPECS, ids=IDS)
+def test_an_empty_batch(spec):
+    """Every row takes an empty batch (N = 0) as torch does: the forward, its gradients (recorded, so they
+    differentiate again) shaped like the inputs, and the gradient checks wherever the result is a number ('mean'
+    over nothing is NaN, as torch)."""
+    fn, xs = spec.empty_case()
+    vs = [mg.Variable(x) for x in xs]
+    y = fn(*vs)
+    assert any(x.size == 0 for x in xs) or y.size == 0, [x.shape for x in xs]
+    floats = [v for v in vs if v.dtype.kind == "f"]
+    gxs = mg.grad(y, floats, np.ones(y.shape), create_graph=True)
+    for v, g in zip(floats, gxs):
+        assert g is not None and g.shape == v.shape and np.isfinite(g.data).all()
+    if np.isfinite(y.data).all():
+        assert mg.gradcheck(fn, xs) and mg.gradgradcheck(fn, xs)

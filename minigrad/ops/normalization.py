@@ -56,10 +56,9 @@ class BatchNorm(Function):
 
     def backward(self, gy):
         x, gamma, _ = self.inputs
-        if not x.size:  # an empty batch: every gradient is zero
-            xp = get_array_module(gy.data)
-            zero = xp.zeros(gamma.shape, dtype=gamma.dtype)
-            return as_variable(xp.zeros_like(x.data)), as_variable(zero), as_variable(zero.copy())
+        if not x.size:  # an empty batch: every gradient is zero (recorded, so that it has derivatives too)
+            gbeta = sum(gy, axis=(0,) + tuple(range(2, x.ndim)))
+            return gy * 0, gbeta * 0, gbeta
         if Config.enable_backprop:  # create_graph: the same closed form, recorded
             return self._recorded(x, gamma, gy)
         xp = get_array_module(gy)

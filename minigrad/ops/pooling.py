@@ -48,7 +48,7 @@ class MaxPooling(Function):
                 xp.maximum(yb, c, out=yb)
                 ib *= ~better
                 ib += better.astype(ib.dtype) * k
-        for_blocks(block, len(y), y[0].size * len(offsets), xp, BLOCK)
+        for_blocks(block, len(y), y.size // max(len(y), 1) * len(offsets), xp, BLOCK)
         self.index = index
         return y
 

@@ -52,8 +52,9 @@ class _Extremum(_OverAxes):
         xp = get_array_module(x)
         name = type(self).__name__.lower()
         axes = normalize_axis(self.axis, x.ndim, name)
-        if x.size == 0:
-            raise ValueError(f"{name}: zero-size input of shape {x.shape} has no {name}imum")
+        if not reduced_size(x.shape, axes):  # empty slices have no extremum (an empty batch of slices is fine)
+            raise ValueError(f"{name}: the slices over axes {axes} of an input of shape {x.shape} are empty and "
+                             f"have no {name}imum")
         self.x_shape, self.axes = x.shape, axes
         # Move the reduced axes to the end and flatten them, so one argmax finds each slice's winner.
         kept = [a for a in range(x.ndim) if a not in axes]

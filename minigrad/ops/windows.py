@@ -102,7 +102,7 @@ class Window:
                         part[...] = col[lo:hi, :, j, i]
                     else:
                         part += col[lo:hi, :, j, i]
-        for_blocks(add, n, img[0].size * kh * kw, xp, BLOCK)
+        for_blocks(add, n, c * hp * wp * kh * kw, xp, BLOCK)
         return img[:, :, ph:ph + h, pw:pw + w]
 
     def columns(self, x):
