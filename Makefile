@@ -16,7 +16,7 @@ demo: $(PY)
 
 test: $(PY)
 	$(PIP) -e '.[test,examples]'
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2
 
 # The GPU column alone (tests marked `gpu`): on a real GPU where CuPy finds one, else on the CuPy stand-in.
 test-gpu: $(PY)
