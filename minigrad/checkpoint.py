@@ -85,9 +85,9 @@ def load(named_params, path, owner, lazy_shapes=None):
         if p.data is None:  # lazily sized: created from the file, as the layer's configuration allows
             pattern, dtype = (lazy_shapes or {}).get(name, (None, None))
             if pattern is not None and not _fits(a.shape, pattern):
-                want = tuple("any" if s is None else s for s in pattern)
+                want = ", ".join("any" if s is None else str(s) for s in pattern) + ("," if len(pattern) == 1 else "")
                 raise ValueError(f"load_weights: {name} has shape {a.shape} in {path}, but this {owner} is "
-                                 f"configured for {want}".replace("'", ""))
+                                 f"configured for ({want})")
             if dtype is not None and not np.can_cast(a.dtype, dtype, casting="same_kind"):
                 raise TypeError(f"load_weights: {name} has dtype {a.dtype} in {path}, which does not convert to "
                                 f"the layer's {dtype}")

@@ -5,8 +5,8 @@ import numbers
 
 import numpy as np
 
-__all__ = ["broadcast_shapes", "check_float", "check_real", "check_size", "half_in_float32", "keepdims_shape", "normalize_axis", "reduced_size", "sum_array",
-           "sum_to", "unbroadcast"]
+__all__ = ["broadcast_shapes", "check_float", "check_real", "check_size", "half_in_float32", "keepdims_shape",
+           "normalize_axis", "reduced_size", "sum_array", "sum_to", "unbroadcast"]
 
 
 def broadcast_shapes(op, *shapes):
@@ -101,8 +101,12 @@ def half_in_float32(forward):
     float16 inputs cast up, the float outputs rounded once at the end), as torch accumulates half precision."""
     @functools.wraps(forward)
     def in_float32(self, *xs):
-        if not any(x is not None and x.dtype == np.float16 for x in xs) or np.result_type(
-                *[x.dtype for x in xs if x is not None and x.dtype.kind == "f"]) != np.float16:
+        for x in xs:  # a loop, not any(...): this runs on every matmul and linear
+            if x is not None and x.dtype.char == "e":
+                break
+        else:
+            return forward(self, *xs)
+        if np.result_type(*[x.dtype for x in xs if x is not None and x.dtype.kind == "f"]) != np.float16:
             return forward(self, *xs)
         ys = forward(self, *[x.astype(np.float32) if x is not None and x.dtype == np.float16 else x for x in xs])
         with np.errstate(over="ignore"):  # beyond 65504 is inf, as in torch

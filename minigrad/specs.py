@@ -315,6 +315,7 @@ EMPTY = {
                                                 chunk_size=3),
          lambda rng: (rng.standard_normal((0, 2)), rng.standard_normal((2, 3)), rng.standard_normal(3))),
     "LinearCrossEntropy [no bias, ignore_index, none]":
-        (lambda x, W: F.linear_cross_entropy(x, W, _on(x, _NO_T), reduction="none", chunk_size=2), _two((0, 4), (4, 3))),
+        (lambda x, W: F.linear_cross_entropy(x, W, _on(x, _NO_T), reduction="none", chunk_size=2),
+         _two((0, 4), (4, 3))),
 }
 SPECS = [replace(s, empty=EMPTY[s.label]) if s.label in EMPTY else s for s in SPECS]

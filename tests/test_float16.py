@@ -5,6 +5,7 @@ import pytest
 
 import minigrad as mg
 import minigrad.functions as F
+from minigrad.specs import SPECS
 
 RNG = np.random.default_rng(0)
 
@@ -100,8 +101,6 @@ def test_float16_is_as_accurate_as_torch(name):
 
 
 # ----------------------------------------------------------------------------- the spec table in float16
-
-from minigrad.specs import SPECS  # noqa: E402
 
 
 def _spec_run(spec, arrays, gy):

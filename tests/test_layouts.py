@@ -1,5 +1,6 @@
 """Every Function and every fast path gives the same answer for any memory layout of its inputs: C, F, negative
-strides, sliced and broadcast views, read-only arrays (docs/design.md#memory-layouts-empty-batches-half-precision-failed-calls)."""
+strides, sliced and broadcast views, read-only arrays
+(docs/design.md#memory-layouts-empty-batches-half-precision-failed-calls)."""
 import numpy as np
 import pytest
 
