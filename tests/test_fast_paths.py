@@ -86,3 +86,23 @@ def test_the_lean_cross_entropy_takes_every_integer_target_dtype(dtype):
 def test_the_lean_cross_entropy_of_transposed_logits_passes_gradcheck():
     t = np.array([0, 1, 2, 0])
     assert mg.gradcheck(lambda z: F.softmax_cross_entropy(z.T, t), (np.random.default_rng(0).standard_normal((3, 4)),))
+
+
+@pytest.mark.parametrize("loss", list(LOSSES))
+def test_the_lean_paths_equal_the_general_paths_on_non_finite_logits(loss):
+    """+-inf and NaN logits give the general path's NaNs and numbers: the lean cross entropy computes them (its
+    non-finite rows without blocks), the lean BCE hands them to the general path."""
+    lean, general, name = LOSSES[loss]
+    taken = name if loss == "ce" else "SigmoidBCE"
+    rng = np.random.default_rng(10)
+    for bad in (np.inf, -np.inf, np.nan):
+        x, t = _case(loss, rng, np.float32)
+        x[0, 0] = bad
+        for reduction in ("mean", "sum"):
+            a, b = mg.Variable(x), mg.Variable(x)
+            y, yr = lean(a, t, reduction=reduction), general(b, t, reduction)
+            assert type(y.creator).__name__ == taken
+            y.backward()
+            yr.backward()
+            np.testing.assert_array_equal(y.data, yr.data)
+            np.testing.assert_array_equal(a.grad.data, b.grad.data)
