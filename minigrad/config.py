@@ -1,6 +1,7 @@
 """Configuration switches, per thread and per async context: graph recording (no_grad), train/test mode, checks."""
 import contextlib
 import contextvars
+import os
 
 import numpy as np
 
@@ -9,6 +10,8 @@ _DEFAULTS = {
     "train": True,  # training mode (Dropout active)
     "default_dtype": np.float64,  # dtype of Python floats and float lists turned into arrays
     "check_values": True,  # the losses check targets' values (one host synchronisation per check on a GPU)
+    # the fused losses and transcendental ops on NumPy arrays run compiled kernels where numba is installed
+    "cpu_kernels": os.environ.get("MINIGRAD_CPU_KERNELS", "1") != "0",
     "cuda_kernels": True,  # fused losses on CuPy arrays run numba-cuda kernels where minigrad.cuda.usable()
     "detect_anomaly": False,  # check every Function's outputs and gradients for NaN/inf (slow)
 }

@@ -1,17 +1,17 @@
-"""Binary cross entropy: fused SigmoidBCE (its gradient, its lean PlainSigmoidBCE), the composite, BCELoss."""
+"""Binary cross entropy: the fused SigmoidBCE (NumPy, CPU kernels, CUDA) and its gradient, BCELoss."""
 import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from minigrad import cuda, numerics
+from minigrad import cuda, kernels, numerics
 from minigrad.backend import get_array_module, like
 from minigrad.blocks import for_blocks
 from minigrad.config import Config
-from minigrad.core import Variable, as_array, as_variable, wrap
+from minigrad.core import as_variable
 from minigrad.function import Function
 from minigrad.losses.checks import float_target, on_input_backend, real_numbers
-from minigrad.losses.reduction import Reduction, check_reduction, is_host_one, scalar_mode
+from minigrad.losses.reduction import Reduction, check_reduction
 from minigrad.ops.activations import log_sigmoid, sigmoid
 from minigrad.ops.arithmetic import log
 from minigrad.ops.elementwise import clip, float32_for_half
@@ -30,18 +30,19 @@ class BCECall:
     pw: object
     reduction: Reduction
 
-    def blocks(self, fn, *arrays):
-        """fn(lo, hi, *blocks) over row blocks of the arrays, broadcast to the loss's shape (0-d as (1,))."""
+    def blocks(self, fn, *arrays, block=BLOCK):
+        """fn(lo, hi, *blocks) over row blocks of the arrays, broadcast to the loss's shape (0-d as (1,)), of about
+        `block` elements each."""
         shape = self.shape or (1,)
         xp = get_array_module(arrays[0])
         full = [None if a is None else xp.broadcast_to(a, shape) for a in arrays]
         row = math.prod(shape[1:]) if shape[0] else 1
 
-        def block(lo, hi):
+        def rows(lo, hi):
             with np.errstate(over="ignore", invalid="ignore"):  # exp(-x) overflows to inf: sigmoid 0
                 return fn(lo, hi, *[None if a is None else a[lo:hi] for a in full])
 
-        return for_blocks(block, shape[0], row, xp, BLOCK)
+        return for_blocks(rows, shape[0], row, xp, block)
 
 
 def _total(parts, dtype):
@@ -84,6 +85,11 @@ class SigmoidBCE(Function):
             loss = sigmoid_bce(x, y, st.w, st.pw, red.keeps_positions)
             return red.reduce(loss) if red.keeps_positions else red.finish(loss.astype(x.dtype))
         red = st.reduction
+        if kernels.fused(x):  # one compiled pass; the gradient for gy = 1 of a reduced loss made when recording
+            from minigrad.kernels.bce import sigmoid_bce
+            grad = Config.enable_backprop and not red.keeps_positions
+            loss, self.grad_buffer = sigmoid_bce(st, x, y, red.coef if grad else None, red.keeps_positions)
+            return red.reduce(loss) if red.keeps_positions else red.finish(loss)
         out = xp.empty(st.shape or (1,), dtype=x.dtype) if red.keeps_positions else None
         # Recording a reduced loss: each block's gradient for gy = 1 is made while the block is in cache, from the
         # loss's own exp(-|x|), into the one input-sized buffer that the backward scales by gy (or hands out).
@@ -151,6 +157,9 @@ class SigmoidBCEGrad(Function):
             if not st.reduction.is_unit(gy):
                 gx *= gy
             return gx
+        if kernels.fused(x):
+            from minigrad.kernels.bce import sigmoid_bce
+            return sigmoid_bce(st, x, y, st.reduction.scale(gy), False)[1]
         gx = xp.empty(st.shape or (1,), dtype=x.dtype)
 
         def block(lo, hi, x, k, y, w, pw):
@@ -175,64 +184,6 @@ class SigmoidBCEGrad(Function):
         ggy = st.reduction.gy_grad((c * s - d) * u) if needs[1] else None
         gt = (-k * u if st.pw is None else k * ((st.pw - 1) * s - st.pw) * u) if needs[2] else None
         return gx, ggy, gt
-
-
-class PlainSigmoidBCE(Function):
-    """SigmoidBCE's common small case: host logits x of at most BLOCK elements, all finite, targets
-    y of x's shape and dtype taking no gradient, no weight or pos_weight, 'mean' or 'sum'. The same numbers,
-    none of the per-call set-up. Keeps `d` = sigmoid(x) - y, made by the forward when `wanted`, which the
-    backward scales and hands out once; `y`, `mean` and `wanted` are set at construction."""
-
-    keeps_output = False
-    d = None
-
-    def __init__(self, y, mean, wanted):
-        self.y, self.mean, self.wanted = y, mean, wanted
-
-    def forward(self, x):
-        # in C order whatever the layouts (copies at most BLOCK elements): the sum runs in the general path's order
-        x, y = np.asarray(x, order="C"), np.asarray(self.y, order="C")
-        e = numerics.exp_neg_abs(x)  # 1-d for 0-d x
-        u = e + 1
-        if self.wanted and Config.enable_backprop:  # SigmoidBCE's gradient for gy = 1, by its steps
-            xr, yr = (x, y) if x.ndim else (x.reshape(1), y.reshape(1))
-            k = x.dtype.type(1 / x.size if self.mean else 1)  # the coefficient Reduction.of_count makes
-            d = np.empty_like(e)
-            _gradient(d, xr, e, u, k, yr, None, None)
-            self.d = d if x.ndim else d.reshape(())
-        loss = np.maximum(x, 0)
-        loss -= x * y
-        loss += numerics.log1p_small(e, u).reshape(x.shape)
-        total = np.add.reduce(loss, axis=None)
-        return total / x.dtype.type(x.size) if self.mean else total
-
-    def backward(self, gy):
-        x = self.inputs[0]
-        d, self.d = self.d, None
-        if Config.enable_backprop or d is None:  # create_graph or a second backward: the general gradient
-            call, (_, y) = describe(x, self.y, reduction="mean" if self.mean else "sum")
-            return SigmoidBCEGrad(call)(x, gy, y)
-        if not is_host_one(gy._data):
-            d *= gy._data
-        return wrap(d)
-
-
-def _lean(x, t, weight, pos_weight, reduction):
-    """The loss by PlainSigmoidBCE when the call is the case it covers, else None."""
-    data, y = as_array(x), as_array(t)
-    if (weight is not None or pos_weight is not None or type(data) is not np.ndarray or type(y) is not np.ndarray
-            or data.dtype.kind != "f" or data.dtype.itemsize < 4 or y.dtype != data.dtype or y.shape != data.shape
-            or not 0 < data.size <= BLOCK or isinstance(t, Variable) and t.requires_grad):
-        return None
-    mean = scalar_mode(reduction)
-    if mean is None:
-        return None
-    # One product checks both: sum x y is finite when every x and y is (an inf or NaN anywhere makes it inf or
-    # NaN, 0 * inf included); a sum beyond float range only sends a finite call the general way
-    with np.errstate(invalid="ignore", over="ignore"):
-        if not math.isfinite(np.dot(data.ravel(), y.ravel())):
-            return None
-    return PlainSigmoidBCE(y, mean, isinstance(x, Variable) and x.requires_grad)(x)
 
 
 class BinaryCrossEntropy(Function):
@@ -328,9 +279,6 @@ def sigmoid_bce(x, t, *, weight=None, pos_weight=None, reduction="mean"):
     targets are cast to x's dtype; float targets that are Variables get a gradient.
     This is torch's binary_cross_entropy_with_logits; docs/losses.md has the formulas.
     """
-    lean = _lean(x, t, weight, pos_weight, reduction)
-    if lean is not None:
-        return lean
     call, inputs = describe(x, t, weight=weight, pos_weight=pos_weight, reduction=reduction)
     return SigmoidBCE(call)(*inputs)
 

@@ -1,20 +1,18 @@
-"""Softmax cross entropy: fused SoftmaxCrossEntropy, its lean IndexCrossEntropy, its gradient, the composite."""
-import functools
-import math
+"""Softmax cross entropy: the fused SoftmaxCrossEntropy (NumPy, CPU kernels, CUDA), its gradient, the composite."""
 import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from minigrad import cuda
-from minigrad.backend import flat_view, get_array_module
+from minigrad import cuda, kernels
+from minigrad.backend import get_array_module
 from minigrad.blocks import for_blocks
 from minigrad.config import Config
-from minigrad.core import Variable, as_array, as_variable, wrap
+from minigrad.core import Variable, as_array, as_variable
 from minigrad.function import Function
 from minigrad.losses.checks import check_ignore_index, class_weight, float_target, on_input_backend, real_numbers
 from minigrad.losses.nll import NLLLoss
-from minigrad.losses.reduction import Reduction, check_reduction, is_host_one, scalar_mode
+from minigrad.losses.reduction import Reduction, check_reduction
 from minigrad.losses.targets import Layout, class_index_targets
 from minigrad.ops.activations import log_softmax, softmax
 from minigrad.ops.elementwise import float32_for_half
@@ -23,7 +21,6 @@ from minigrad.ops.shaping import reshape
 from minigrad.shapes import check_float, half_in_float32
 
 BLOCK = 1 << 19  # elements per block of rows: the logits and gradient rows of a block stay in cache
-LEAN_BLOCK = 1 << 16  # IndexCrossEntropy's blocks: threads pay from about this size on
 
 
 @dataclass(frozen=True)
@@ -143,6 +140,10 @@ class SoftmaxCrossEntropy(Function):
             from minigrad.cuda.ce import cross_entropy
             loss, self.lse = cross_entropy(x, q, cl.targets, cl.w, cl.eps, cl.mass)
             return cl.reduction.reduce(loss)
+        if kernels.fused(x):  # one compiled pass per row; the gradient for gy = 1 made when recording a graph
+            from minigrad.kernels.ce import cross_entropy
+            loss, self.grad_buffer = cross_entropy(cl, x, q, cl.reduction.coef if Config.enable_backprop else None)
+            return cl.reduction.reduce(loss)
         # Recording a graph: exp(x - max) of each block becomes the gradient for gy = 1 while the block
         # is in cache, in the one logits-sized buffer that the backward scales by gy (or hands out).
         g = xp.empty_like(x) if Config.enable_backprop else None
@@ -150,7 +151,7 @@ class SoftmaxCrossEntropy(Function):
         coef = xp.broadcast_to(cl.reduction.coef, lay.kept)
 
         def block(lo, hi):
-            with np.errstate(invalid="ignore", divide="ignore"):  # -inf rows or +inf give NaN, as torch
+            with np.errstate(invalid="ignore", divide="ignore", over="ignore"):  # -inf rows, +inf: NaN, as torch
                 xb = x[lo:hi]
                 e = xp.empty_like(xb) if g is None else g[lo:hi]
                 loss[lo:hi] = cl.rows(xb, e, lo, hi, q, None if g is None else coef[lo:hi])
@@ -203,6 +204,9 @@ class SoftmaxCrossEntropyGrad(Function):
         g, self.buffer = self.buffer, None
         if g is not None and red.is_unit(gy):
             return g.reshape(lay.x_shape)
+        if g is None and kernels.fused(x):
+            from minigrad.kernels.ce import cross_entropy
+            return cross_entropy(cl, x, q, red.scale(gy))[1].reshape(lay.x_shape)
         unit = g is not None
         if unit:
             k = xp.broadcast_to(red.expand(gy), lay.kept)
@@ -248,93 +252,6 @@ class SoftmaxCrossEntropyGrad(Function):
                 gq = reshape(cl.weighted(k * (1 - cl.eps) * (su - u)), lay.x_shape)
             return gx, ggy, gq
         return gx, ggy
-
-
-class IndexCrossEntropy(Function):
-    """SoftmaxCrossEntropy's common small case: host logits x (N, C), class indices t (N,) all in [0, C), no class
-    weights or smoothing, 'mean' or 'sum'. The same numbers, none of the per-call set-up. Keeps `grad`, the
-    gradient for gy = 1, which forward computes when `wanted` and backward hands out once; `t`, `mean` and
-    `wanted` are set at construction."""
-
-    keeps_output = False
-    grad = None
-
-    def __init__(self, t, mean, wanted):
-        self.t, self.mean, self.wanted = t, mean, wanted
-
-    # ufunc methods called directly (np.maximum.reduce for x.max, ...): the ndarray methods' Python wrappers
-    # cost more than the work at these sizes. The numbers are the general path's: the same row arithmetic, and
-    # the per-row losses summed at once.
-    def forward(self, x):
-        m = np.maximum.reduce(x, axis=1, keepdims=True)
-        # +inf, NaN or an all -inf row makes the sum non-finite (so may finite rows, beyond float range): such
-        # rows give NaN, as torch, computed without warnings (in this thread: no blocks on others)
-        if not math.isfinite(np.add.reduce(m, axis=None)):
-            with np.errstate(invalid="ignore", divide="ignore"):
-                return self._forward(x, m, 1 << 62)
-        return self._forward(x, m, LEAN_BLOCK)
-
-    def _forward(self, x, m, block):
-        (n, c), one = x.shape, x.dtype.type(1)
-        k = one / x.dtype.type(n) if self.mean else one  # the coefficient Reduction.of_targets makes
-        grad = self.wanted and Config.enable_backprop
-        e, ls = np.empty(x.shape, x.dtype), np.empty(n, x.dtype)  # e C-ordered: written through flat views
-        at = self.t + _row_starts(n, c)  # the flat index of each row's target
-
-        def rows(xb, mb, eb, atb, lsb):  # rows of x, m, e, at (from the rows' start) and ls
-            flat = flat_view(np.subtract(xb, mb, out=eb))
-            zt = flat[atb]
-            np.exp(eb, out=eb)
-            s = np.add.reduce(eb, axis=1, keepdims=True)
-            np.subtract(np.log(s.ravel(), out=lsb), zt, out=lsb)
-            if grad:
-                eb *= np.divide(k, s, out=s)
-                flat[atb] -= k
-
-        if n * c <= block:
-            rows(x, m, e, at, ls)
-        else:  # exp dominates: blocks of rows on the CPU threads
-            for_blocks(lambda lo, hi: rows(x[lo:hi], m[lo:hi], e[lo:hi], at[lo:hi] - lo * c, ls[lo:hi]),
-                       n, c, np, block)
-        if grad:
-            self.grad = e
-        loss = np.add.reduce(ls)
-        return loss / x.dtype.type(n) if self.mean else loss  # as Reduction.finish; the call makes it 0-d
-
-    def backward(self, gy):
-        x = self.inputs[0]
-        g, self.grad = self.grad, None
-        if Config.enable_backprop or g is None:  # create_graph or a second backward: the general gradient
-            call, _ = describe(x, self.t, reduction="mean" if self.mean else "sum")
-            return SoftmaxCrossEntropyGrad(call, g)(x, gy)
-        if not is_host_one(gy._data):
-            g *= gy._data
-        return wrap(g)
-
-
-@functools.lru_cache(maxsize=64)
-def _row_starts(n, c):
-    """0, c, 2c, ...: the flat index where each of n rows of c starts (read-only, shared)."""
-    starts = np.arange(0, n * c, c)
-    starts.flags.writeable = False
-    return starts
-
-
-def _lean(x, t, weight, ignore_index, reduction, label_smoothing):
-    """The loss by IndexCrossEntropy when the call is the case it covers, else None."""
-    data = as_array(x)
-    if (weight is not None or type(data) is not np.ndarray or data.ndim != 2 or data.dtype.kind != "f"
-            or data.dtype.itemsize < 4 or type(label_smoothing) not in (int, float) or label_smoothing != 0
-            or type(ignore_index) is not int or ignore_index >= 0):
-        return None
-    mean = scalar_mode(reduction)
-    t = as_array(t)
-    n, c = data.shape
-    if (mean is None or type(t) is not np.ndarray or t.dtype.kind not in "iu" or t.shape != (n,) or not n or not c
-            or np.maximum.reduce(t.view(f"u{t.dtype.itemsize}")) >= c):  # negatives read as unsigned: huge
-        return None  # the general path takes (or reports) everything else
-    t = t.astype(np.intp, copy=False)  # uint64 + the int64 row starts would promote to float64
-    return IndexCrossEntropy(t, mean, isinstance(x, Variable) and x.requires_grad)(x)
 
 
 def check_smoothing(label_smoothing, op="softmax_cross_entropy"):
@@ -387,9 +304,6 @@ def softmax_cross_entropy(x, t, *, weight=None, ignore_index=-100, reduction="me
     the targets' weights for class indices and by the number of positions for probabilities.
     This is torch's cross_entropy; the class axis is 1 (0 for (C,) input). docs/losses.md has the formulas.
     """
-    lean = _lean(x, t, weight, ignore_index, reduction, label_smoothing)
-    if lean is not None:
-        return lean
     call, inputs = describe(x, t, weight=weight, ignore_index=ignore_index, reduction=reduction,
                             label_smoothing=label_smoothing)
     return SoftmaxCrossEntropy(call)(*inputs)

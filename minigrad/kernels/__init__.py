@@ -1,0 +1,24 @@
+"""Compiled CPU kernels (numba, optional): the fused losses and the transcendental ops, one pass each."""
+import functools
+import importlib.util
+
+import numpy as np
+
+from minigrad.config import Config
+
+DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+# fastmath without nnan and ninf (NaN and inf keep their IEEE meaning); reassoc lets float sums vectorize
+FAST = {"contract", "afn", "arcp", "nsz", "reassoc"}
+JIT = {"nogil": True, "cache": True, "fastmath": FAST, "error_model": "numpy"}
+
+
+@functools.lru_cache(maxsize=1)
+def installed():
+    """True when numba can be imported (it is imported on the first kernel call, not here)."""
+    return importlib.util.find_spec("numba") is not None
+
+
+def fused(x):
+    """True when the array x goes to a CPU kernel: a float32 or float64 NumPy array, numba installed and
+    Config.cpu_kernels on (MINIGRAD_CPU_KERNELS=0 turns it off for a process)."""
+    return type(x) is np.ndarray and x.dtype in DTYPES and Config.cpu_kernels and installed()

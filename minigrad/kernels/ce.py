@@ -1,0 +1,133 @@
+"""Softmax cross entropy on the CPU: per row, one pass for the max and one for exp, the loss and the gradient."""
+import math
+
+import numpy as np
+from numba import njit
+
+from minigrad.blocks import for_blocks
+from minigrad.kernels import JIT
+from minigrad.kernels.fmath import cast, exp, row_max, zero
+
+BLOCK = 1 << 19  # elements per block of rows (a thread's unit of work)
+CHUNK = 256  # sums of exp run in the logits' dtype over this many terms (so they vectorize), then in float64
+
+
+@njit(**JIT)
+def _exp_rows(xr, m, er):
+    """er[c] = exp(xr[c] - m); returns sum_c er[c] in float64."""
+    total = 0.0
+    for lo in range(0, xr.size, CHUNK):
+        part = zero(xr)
+        for c in range(lo, min(lo + CHUNK, xr.size)):
+            e = exp(xr[c] - m)
+            er[c] = e
+            part += e
+        total += part
+    return total
+
+
+@njit(**JIT)
+def _weighted_sum(xr, m, w):
+    """sum_c w_c (xr[c] - m) in float64 (w empty: all 1)."""
+    total = 0.0
+    for c in range(xr.size):
+        total += (w[c] if w.size else 1.0) * (xr[c] - m)
+    return total
+
+
+@njit(**JIT)
+def index_rows(x, t, wt, mass, valid, k, w, eps, loss, g):
+    """Class-index cross entropy of the rows x[i, j] (x: (n, S, C)): loss[i, j] and, when g is not empty, the
+    gradient g[i, j] = k (mass softmax - P) with P = (1 - eps) wt onehot(t) + (eps / C) w (docs/losses.md)."""
+    n, s_len, c_len = x.shape
+    er = np.empty(c_len, x.dtype)
+    smooth = eps / c_len
+    for i in range(n):
+        for j in range(s_len):
+            xr = x[i, j]
+            gr = g[i, j] if g.shape[0] else er
+            m = row_max(xr)
+            s = _exp_rows(xr, m, gr)
+            ti = t[i, j]
+            zq = (1 - eps) * wt[i, j] * (xr[ti] - m)
+            if eps:
+                zq += smooth * _weighted_sum(xr, m, w)
+            loss[i, j] = mass[i, j] * math.log(s) - zq if valid[i, j] else 0
+            if not g.shape[0]:
+                continue
+            kij = k[i, j]
+            a, b = cast(xr, kij * mass[i, j] / s), cast(xr, kij * smooth)
+            if w.size:
+                for c in range(c_len):
+                    gr[c] = gr[c] * a - b * w[c]
+            else:
+                for c in range(c_len):
+                    gr[c] = gr[c] * a - b
+            gr[ti] -= kij * (1 - eps) * wt[i, j]
+
+
+@njit(**JIT)
+def prob_rows(x, q, k, w, eps, loss, g):
+    """Cross entropy of the rows x[i, j] against probabilities q[i, j] (both (n, S, C)): loss[i, j] and, when g is
+    not empty, g[i, j] = k (mass softmax - P), P = w ((1 - eps) q + eps / C), mass = sum_c P_c."""
+    n, s_len, c_len = x.shape
+    er = np.empty(c_len, x.dtype)
+    smooth = eps / c_len
+    for i in range(n):
+        for j in range(s_len):
+            xr, qr = x[i, j], q[i, j]
+            gr = g[i, j] if g.shape[0] else er
+            m = row_max(xr)
+            s = _exp_rows(xr, m, gr)
+            mass = zq = 0.0
+            for c in range(c_len):
+                p = (w[c] if w.size else 1.0) * ((1 - eps) * qr[c] + smooth)
+                mass += p
+                zq += p * (xr[c] - m)
+            loss[i, j] = mass * math.log(s) - zq
+            if not g.shape[0]:
+                continue
+            kij = k[i, j]
+            a = cast(xr, kij * mass / s)
+            for c in range(c_len):
+                p = (w[c] if w.size else 1.0) * ((1 - eps) * qr[c] + smooth)
+                gr[c] = gr[c] * a - kij * p
+
+
+def _rows(a, lay):
+    """An array of the view (N, C) or (N, C, S) as rows (N, S, C)."""
+    return a[:, None, :] if len(lay.view) == 2 else a.transpose(0, 2, 1)
+
+
+def _positions(a, lay):
+    """A per-position array broadcasting to the kept shape (N, 1) or (N, 1, S) as (N, S) (a view of a)."""
+    a = np.broadcast_to(a, lay.kept)
+    return a[:, 0] if len(lay.kept) == 3 else a
+
+
+def cross_entropy(call, x, q, k):
+    """The per-position losses (kept shape) of a CrossEntropyCall on logits x and probability targets q (or None),
+    both of the view's shape; and, for k (the gradient scale per position, or None: no gradient), the gradient."""
+    lay = call.layout
+    xp_dtype = x.dtype
+    loss = np.empty(lay.kept, xp_dtype)
+    g = np.empty(lay.view, xp_dtype) if k is not None else np.empty((0,) * len(lay.view), xp_dtype)
+    w = call.w if call.w is not None else np.empty(0, xp_dtype)
+    xr, gr, lr = _rows(x, lay), _rows(g, lay), loss[:, 0] if len(lay.kept) == 3 else loss
+    kr = _positions(np.zeros((), xp_dtype) if k is None else k, lay)
+    tg = call.targets
+    if tg is not None:
+        t, wt, mass, valid = (_positions(a, lay) for a in (tg.t, tg.wt, call.mass, tg.valid))
+    else:
+        qr = _rows(q, lay)
+
+    def block(lo, hi):
+        gb = gr[lo:hi] if k is not None else gr
+        if tg is not None:
+            index_rows(xr[lo:hi], t[lo:hi], wt[lo:hi], mass[lo:hi], valid[lo:hi], kr[lo:hi], w, call.eps,
+                       lr[lo:hi], gb)
+        else:
+            prob_rows(xr[lo:hi], qr[lo:hi], kr[lo:hi], w, call.eps, lr[lo:hi], gb)
+
+    for_blocks(block, lay.view[0], lay.row_size, np, BLOCK)
+    return loss, (g if k is not None else None)

@@ -1,0 +1,241 @@
+"""The CPU kernels give the NumPy path's numbers (docs/kernels.md): every option of the fused losses, float32 and
+float64 (float16 through float32), every memory layout, N = 0, C = 1, non-finite logits, row blocks on threads,
+Python threads and a forked child."""
+import os
+import threading
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+import minigrad.functions as F
+from layouts import LAYOUTS
+
+pytest.importorskip("numba")
+from minigrad.kernels import bce as kbce, ce as kce  # noqa: E402
+
+TOL = {np.float16: 1e-3, np.float32: 2e-5, np.float64: 1e-12}
+
+
+@pytest.fixture
+def ran(monkeypatch):
+    """Counts the kernel calls of each loss, so that a test knows the kernels ran."""
+    calls = {"ce": 0, "bce": 0}
+    for name, module, fn in (("ce", kce, "cross_entropy"), ("bce", kbce, "sigmoid_bce")):
+        real = getattr(module, fn)
+
+        def spy(*args, real=real, name=name):
+            calls[name] += 1
+            return real(*args)
+        monkeypatch.setattr(module, fn, spy)
+    return calls
+
+
+def _run(loss, x, t, options, gy, kernels, second=False):
+    """The loss, the gradient of x (and of t when it is a Variable) and, when second, a Hessian-vector product."""
+    with mg.using_config("cpu_kernels", kernels):
+        xv = mg.Variable(x)
+        tv = mg.Variable(t) if isinstance(t, np.ndarray) and t.dtype.kind == "f" and loss is not F.sigmoid_bce \
+            else t
+        y = loss(xv, tv, **options)
+        inputs = [xv] + ([tv] if isinstance(tv, mg.Variable) else [])
+        grads = mg.grad(y, inputs, gy, create_graph=second)
+        out = [y.data] + [g.data for g in grads]
+        if second:
+            v = np.random.default_rng(0).standard_normal(x.shape).astype(x.dtype)
+            out.append(mg.grad(F.sum(grads[0] * v), [xv])[0].data)
+    return out
+
+
+def _same(loss, x, t, options=None, gy=None, second=False, x_ref=None):
+    options = options or {}
+    y = loss(x, t, **options)
+    gy = np.asarray(np.random.default_rng(1).standard_normal(y.shape) if gy is None else gy, x.dtype)
+    got = _run(loss, x, t, options, gy, True, second)
+    want = _run(loss, x if x_ref is None else x_ref, t, options, gy, False, second)
+    tol = TOL[x.dtype.type]
+    for a, b in zip(got, want):
+        assert a.dtype == b.dtype and a.shape == b.shape
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol, equal_nan=True, err_msg=str(options))
+
+
+def _ce_case(rng, dtype, kdim=False, probs=False, n=None, c=None):
+    n = rng.integers(0, 20) if n is None else n
+    c = rng.integers(1, 12) if c is None else c
+    shape = (n, c) + ((rng.integers(1, 4), rng.integers(1, 4)) if kdim else ())
+    x = (rng.standard_normal(shape) * 4).astype(dtype)
+    if probs:
+        t = rng.random(shape).astype(dtype)
+        return x, t / np.maximum(t.sum(axis=1, keepdims=True), 1e-3)
+    t = rng.integers(0, c, (n,) + shape[2:])
+    if t.size:
+        t.flat[::3] = -100
+    return x, t
+
+
+def _ce_options(rng, dtype, c, probs):
+    options = {"reduction": ["mean", "sum", "none"][rng.integers(3)],
+               "label_smoothing": [0.0, 0.0, 0.25][rng.integers(3)]}
+    if rng.integers(2):
+        options["weight"] = rng.uniform(0.2, 2.0, c).astype(dtype)
+    return options
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kdim", [False, True], ids=["2-d", "K-dim"])
+@pytest.mark.parametrize("probs", [False, True], ids=["indices", "probabilities"])
+def test_cross_entropy_kernels_equal_the_numpy_path_on_random_calls(dtype, kdim, probs, ran):
+    rng = np.random.default_rng(11)
+    for _ in range(25):
+        x, t = _ce_case(rng, dtype, kdim, probs)
+        _same(F.softmax_cross_entropy, x, t, _ce_options(rng, dtype, x.shape[1], probs))
+    assert ran["ce"] > 0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_bce_kernels_equal_the_numpy_path_on_random_calls(dtype, ran):
+    rng = np.random.default_rng(12)
+    for _ in range(30):
+        shape = tuple(rng.integers(0, 6, rng.integers(0, 4)))
+        x, y = (rng.standard_normal(shape) * 6).astype(dtype), rng.random(shape).astype(dtype)
+        options = {"reduction": ["mean", "sum", "none"][rng.integers(3)]}
+        tail = shape[-1:] if rng.integers(2) else ()
+        if rng.integers(2):
+            options["weight"] = rng.uniform(0.2, 2.0, tail).astype(dtype)
+        if rng.integers(2):
+            options["pos_weight"] = rng.uniform(0.2, 4.0, tail).astype(dtype)
+        _same(F.sigmoid_bce, x, y, options)
+    assert ran["bce"] > 0
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+@pytest.mark.parametrize("loss", ["ce", "bce"])
+def test_the_kernels_take_any_layout(loss, layout, ran):
+    rng = np.random.default_rng(13)
+    for kdim in (False, True):
+        if loss == "ce":
+            x, t = _ce_case(rng, np.float32, kdim, n=5, c=4)
+        else:
+            x = rng.standard_normal((5, 4, 3) if kdim else (5, 4)).astype(np.float32) * 4
+            t = rng.random(x.shape).astype(np.float32)
+        laid = LAYOUTS[layout](x), (LAYOUTS[layout](t) if t.ndim else t)
+        before = [a.copy() for a in laid]
+        fn = F.softmax_cross_entropy if loss == "ce" else F.sigmoid_bce
+        _same(fn, laid[0], laid[1], {"reduction": "sum"}, second=True)
+        for a, b in zip(laid, before):
+            np.testing.assert_array_equal(a, b)
+    assert ran[loss] > 0
+
+
+@pytest.mark.parametrize("loss", ["ce", "bce"])
+def test_the_kernels_give_the_numpy_paths_nan_and_inf(loss, ran):
+    rng = np.random.default_rng(14)
+    for dtype in (np.float32, np.float64):
+        x = (rng.standard_normal((6, 5)) * 3).astype(dtype)
+        x[0, 0], x[1, 2], x[2] = np.inf, np.nan, -np.inf
+        x[3, 1] = -np.inf
+        x[4, :2] = np.finfo(dtype).max, np.finfo(dtype).min
+        t = rng.integers(0, 5, 6) if loss == "ce" else rng.integers(0, 2, (6, 5)).astype(dtype)
+        fn = F.softmax_cross_entropy if loss == "ce" else F.sigmoid_bce
+        for reduction in ("none", "sum"):
+            _same(fn, x, t, {"reduction": reduction})
+    assert ran[loss] > 0
+
+
+@pytest.mark.parametrize("shape", [(0, 4), (3, 1), (1, 1), (0, 1, 2)], ids=str)
+def test_the_kernels_take_empty_batches_and_one_class(shape, ran):
+    rng = np.random.default_rng(15)
+    x = rng.standard_normal(shape).astype(np.float32)
+    t = np.zeros((shape[0],) + shape[2:], int)
+    for reduction in ("mean", "sum", "none"):
+        _same(F.softmax_cross_entropy, x, t, {"reduction": reduction})
+        _same(F.sigmoid_bce, x, rng.random(shape).astype(np.float32), {"reduction": reduction})
+    assert ran["ce"] and ran["bce"]
+
+
+def test_float16_goes_through_the_float32_kernels(ran):
+    rng = np.random.default_rng(16)
+    x = (rng.standard_normal((8, 6)) * 3).astype(np.float16)
+    _same(F.softmax_cross_entropy, x, rng.integers(0, 6, 8), {"label_smoothing": 0.1})
+    _same(F.sigmoid_bce, x, rng.random((8, 6)).astype(np.float16))
+    assert ran["ce"] and ran["bce"]
+
+
+@pytest.mark.parametrize("probs", [False, True], ids=["indices", "probabilities"])
+def test_second_derivatives_through_the_kernels(probs):
+    rng = np.random.default_rng(17)
+    x, t = _ce_case(rng, np.float64, False, probs, n=6, c=5)
+    _same(F.softmax_cross_entropy, x, t, {"weight": rng.uniform(0.5, 2, 5), "label_smoothing": 0.1}, second=True)
+    _same(F.sigmoid_bce, x, rng.random(x.shape), {"pos_weight": rng.uniform(0.5, 2, 5)}, second=True)
+    assert mg.gradcheck(lambda z: F.softmax_cross_entropy(z.T, t), (x.T.copy(),))
+
+
+def test_row_blocks_on_threads_give_the_single_block_numbers(monkeypatch):
+    rng = np.random.default_rng(18)
+    x, t = _ce_case(rng, np.float32, False, n=64, c=7)
+    y = rng.random((64, 7)).astype(np.float32)
+    whole = [_run(fn, x, tt, {}, np.float32(1.5), True) for fn, tt in ((F.softmax_cross_entropy, t), (F.sigmoid_bce, y))]
+    monkeypatch.setattr(kce, "BLOCK", 8)
+    monkeypatch.setattr(kbce, "BLOCK", 8)
+    blocked = [_run(fn, x, tt, {}, np.float32(1.5), True) for fn, tt in ((F.softmax_cross_entropy, t), (F.sigmoid_bce, y))]
+    for a, b in zip(whole, blocked):
+        for u, v in zip(a, b):
+            np.testing.assert_allclose(u, v, rtol=1e-6)  # the sums' order may differ between blocks
+
+
+def _losses(x, t, y):
+    a = mg.Variable(x)
+    loss = F.softmax_cross_entropy(a, t) + F.sigmoid_bce(a, y)
+    loss.backward()
+    return loss.data, a.grad.data
+
+
+def test_python_threads_run_the_kernels_at_once():
+    rng = np.random.default_rng(19)
+    cases = [(rng.standard_normal((300, 50)).astype(np.float32), rng.integers(0, 50, 300),
+              rng.random((300, 50)).astype(np.float32)) for _ in range(4)]
+    want = [_losses(*c) for c in cases]
+    got = [None] * 4
+
+    def work(i):
+        for _ in range(5):
+            got[i] = _losses(*cases[i])
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    for a, b in zip(got, want):
+        np.testing.assert_array_equal(a[0], b[0])
+        np.testing.assert_array_equal(a[1], b[1])
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_runs_the_kernels():
+    rng = np.random.default_rng(20)
+    case = rng.standard_normal((2000, 300)).astype(np.float32), rng.integers(0, 300, 2000), \
+        rng.random((2000, 300)).astype(np.float32)
+    want = _losses(*case)  # the parent has run the kernels on its threads
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: compute again, report whether it matched
+        try:
+            got = _losses(*case)
+            ok = all(np.array_equal(a, b) for a, b in zip(got, want))
+            os.write(w, b"1" if ok else b"0")
+        finally:
+            os._exit(0)
+    os.close(w)
+    answer = os.read(r, 1)
+    os.waitpid(pid, 0)
+    assert answer == b"1"
+
+
+def test_the_switch_turns_the_kernels_off(ran, monkeypatch):
+    x, t = np.random.default_rng(21).standard_normal((4, 3)), np.array([0, 1, 2, 0])
+    with mg.using_config("cpu_kernels", False):
+        F.softmax_cross_entropy(x, t)
+    assert ran["ce"] == 0
+    F.softmax_cross_entropy(x, t)
+    assert ran["ce"] == 1
