@@ -66,7 +66,7 @@ def test_the_special_values():
 def test_a_row_max_of_float32_as_integers():
     rng = np.random.default_rng(0)
     for _ in range(50):
-        x = (rng.standard_normal(rng.integers(1, 300)) * 10 ** rng.integers(-40, 38)).astype(np.float32)
+        x = (rng.standard_normal(rng.integers(1, 300)) * 10.0 ** rng.integers(-40, 38)).astype(np.float32)
         assert fmath.max32(x) == x.max()
     assert fmath.max32(np.array([-np.inf, -np.inf], np.float32)) == -np.inf
     assert fmath.max32(np.array([-0.0, -5.0], np.float32)) == 0.0

@@ -61,6 +61,8 @@ def sigmoid_bce(call, x, y, k, keep):
         lb, gb = (a[lo:hi] if a.size else a for a in outputs)
         return bce_rows(xb, yb, wb, pwb, kb, lb, gb)
 
-    parts = call.blocks(block, x, y, call.w, call.pw, k, block=BLOCK)
+    # the call's arrays may be float16 while x is float32 (half_in_float32): cast them
+    w, pw, k = (None if a is None else np.asarray(a, x.dtype) for a in (call.w, call.pw, k))
+    parts = call.blocks(block, x, y.astype(x.dtype, copy=False), w, pw, k, block=BLOCK)
     loss = loss.reshape(call.shape) if keep else np.asarray(math.fsum(parts), x.dtype)
     return loss, (None if g is None else g.reshape(call.shape))

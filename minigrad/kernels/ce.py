@@ -50,19 +50,22 @@ def index_rows(x, t, wt, mass, valid, k, w, eps, loss, g):
             s = _exp_rows(xr, m, gr)
             ti = t[i, j]
             zq = (1 - eps) * wt[i, j] * (xr[ti] - m)
-            if eps:
+            if eps:  # only then do class weights enter (the weight of a class no target uses may be inf)
                 zq += smooth * _weighted_sum(xr, m, w)
             loss[i, j] = mass[i, j] * math.log(s) - zq if valid[i, j] else 0
             if not g.shape[0]:
                 continue
             kij = k[i, j]
             a, b = cast(xr, kij * mass[i, j] / s), cast(xr, kij * smooth)
-            if w.size:
+            if eps and w.size:
                 for c in range(c_len):
                     gr[c] = gr[c] * a - b * w[c]
-            else:
+            elif eps:
                 for c in range(c_len):
                     gr[c] = gr[c] * a - b
+            else:
+                for c in range(c_len):
+                    gr[c] *= a
             gr[ti] -= kij * (1 - eps) * wt[i, j]
 
 
@@ -109,15 +112,16 @@ def cross_entropy(call, x, q, k):
     """The per-position losses (kept shape) of a CrossEntropyCall on logits x and probability targets q (or None),
     both of the view's shape; and, for k (the gradient scale per position, or None: no gradient), the gradient."""
     lay = call.layout
-    xp_dtype = x.dtype
+    xp_dtype = x.dtype  # the call's arrays may be float16 while x is float32 (half_in_float32): cast them
     loss = np.empty(lay.kept, xp_dtype)
     g = np.empty(lay.view, xp_dtype) if k is not None else np.empty((0,) * len(lay.view), xp_dtype)
-    w = call.w if call.w is not None else np.empty(0, xp_dtype)
+    w = call.w.astype(xp_dtype, copy=False) if call.w is not None else np.empty(0, xp_dtype)
     xr, gr, lr = _rows(x, lay), _rows(g, lay), loss[:, 0] if len(lay.kept) == 3 else loss
-    kr = _positions(np.zeros((), xp_dtype) if k is None else k, lay)
+    kr = _positions(np.asarray(0 if k is None else k, xp_dtype), lay)
     tg = call.targets
     if tg is not None:
-        t, wt, mass, valid = (_positions(a, lay) for a in (tg.t, tg.wt, call.mass, tg.valid))
+        t, valid = _positions(tg.t, lay), _positions(tg.valid, lay)
+        wt, mass = (_positions(a.astype(xp_dtype, copy=False), lay) for a in (tg.wt, call.mass))
     else:
         qr = _rows(q, lay)
 

@@ -1,5 +1,4 @@
-"""exp, log, log1p(exp(-|x|)) and a row's max for the kernels: float32 by branch-free polynomials the compiler
-vectorizes (each within 2 ulp of the correctly rounded result, docs/kernels.md), float64 by libm."""
+"""The kernels' exp, log, log1p(exp(-|x|)) and row max: float32 by vectorizable polynomials (docs/kernels.md)."""
 import math
 
 import numpy as np
