@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install -q --disable-pip-version-check
+NUMPY_PATH_TESTS := tests/test_cross_entropy.py tests/test_bce.py tests/test_nll.py tests/test_linear_ce.py \
+	tests/test_activations.py tests/test_loss_properties.py tests/test_torch_parity.py tests/test_spec.py \
+	tests/test_float16.py tests/test_layouts.py tests/test_trust.py
 
 .PHONY: demo test test-gpu bench bench-gpu check torch clean
 
@@ -10,13 +13,15 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 
 demo: $(PY)
-	$(PIP) -e '.[examples]'
+	$(PIP) -e '.[examples,fast]'
 	$(PY) examples/spiral.py --out plots
 	$(PY) -m minigrad check
 
+# The suite with the CPU kernels, then the loss and activation modules again on the NumPy path without them.
 test: $(PY)
-	$(PIP) -e '.[test,examples]'
+	$(PIP) -e '.[test,examples,fast]'
 	$(PY) -m pytest -n 2
+	MINIGRAD_CPU_KERNELS=0 $(PY) -m pytest -n 2 -q $(NUMPY_PATH_TESTS)
 
 # The GPU column alone (tests marked `gpu`): on a real GPU where CuPy finds one, else on the CuPy stand-in.
 test-gpu: $(PY)

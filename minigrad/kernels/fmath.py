@@ -176,3 +176,14 @@ def _cast(a, v):
     if a.dtype == types.float32:
         return lambda a, v: np.float32(v)
     return lambda a, v: np.float64(v)
+
+
+def log1p(x):
+    """log(1 + x) for x >= 0 in the kernels: log1p32 for float32, libm for float64."""
+
+
+@overload(log1p, jit_options={"nogil": True})
+def _log1p(x):
+    if x == types.float32:
+        return lambda x: log1p32(x)
+    return lambda x: math.log1p(x)
