@@ -216,20 +216,19 @@ def test_a_forked_child_runs_the_kernels():
     rng = np.random.default_rng(20)
     case = rng.standard_normal((2000, 300)).astype(np.float32), rng.integers(0, 300, 2000), \
         rng.random((2000, 300)).astype(np.float32)
-    want = _losses(*case)  # the parent has run the kernels on its threads
+    want = _losses(*case)  # the child's arrays lie elsewhere in memory: the results must not depend on it
     r, w = os.pipe()
     pid = os.fork()
-    if pid == 0:  # the child: compute again, report whether it matched
+    if pid == 0:  # the child: compute again, report the largest differences
         try:
             got = _losses(*case)
-            ok = all(np.array_equal(a, b) for a, b in zip(got, want))
-            os.write(w, b"1" if ok else b"0")
+            os.write(w, repr([float(np.abs(a - b).max()) for a, b in zip(got, want)]).encode())
         finally:
             os._exit(0)
     os.close(w)
-    answer = os.read(r, 1)
+    answer = os.read(r, 200)
     os.waitpid(pid, 0)
-    assert answer == b"1"
+    assert answer == b"[0.0, 0.0]", answer.decode()
 
 
 def test_the_switch_turns_the_kernels_off(ran, monkeypatch):
@@ -239,3 +238,22 @@ def test_the_switch_turns_the_kernels_off(ran, monkeypatch):
     assert ran["ce"] == 0
     F.softmax_cross_entropy(x, t)
     assert ran["ce"] == 1
+
+
+@pytest.mark.parametrize("loss", ["ce", "bce"])
+def test_the_results_do_not_depend_on_where_the_arrays_lie(loss):
+    """The same values at 16 different alignments give the same bits: no element rounds differently in a loop's
+    vector body than in its scalar remainder (no approximate division, docs/kernels.md#threads-fork-compilation)."""
+    rng = np.random.default_rng(22)
+    n, c = 37, 131
+    values = (rng.standard_normal((n, c)) * 5).astype(np.float32)
+    t = rng.integers(0, c, n) if loss == "ce" else rng.random((n, c)).astype(np.float32)
+    fn = F.softmax_cross_entropy if loss == "ce" else F.sigmoid_bce
+    results = []
+    for offset in range(16):
+        x = np.empty(n * c + 16, np.float32)[offset:offset + n * c].reshape(n, c)
+        x[...] = values
+        results.append(_run(fn, x, t, {"reduction": "none"}, np.ones(n if loss == "ce" else (n, c), np.float32), True))
+    for r in results[1:]:
+        for a, b in zip(r, results[0]):
+            assert a.tobytes() == b.tobytes()

@@ -7,9 +7,14 @@ import numpy as np
 from minigrad.config import Config
 
 DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-# fastmath without nnan and ninf (NaN and inf keep their IEEE meaning); reassoc lets float sums vectorize
-FAST = {"contract", "afn", "arcp", "nsz", "reassoc"}
+# fastmath without nnan and ninf (NaN and inf keep their IEEE meaning), and without arcp and afn (approximate
+# division and functions), which round differently in a loop's vector body and its scalar remainder, so that an
+# element's result would depend on where its array lies in memory; reassoc lets float sums vectorize
+FAST = {"contract", "nsz", "reassoc"}
 JIT = {"nogil": True, "cache": True, "fastmath": FAST, "error_model": "numpy"}
+# for arithmetic whose order matters (cancellations, range reductions): no reassoc
+EXACT = {"contract", "nsz"}
+JIT_EXACT = {**JIT, "fastmath": EXACT}
 
 
 @functools.lru_cache(maxsize=1)

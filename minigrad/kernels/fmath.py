@@ -6,9 +6,8 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic, overload
 
-# fastmath without nnan/ninf (NaN and inf keep their IEEE meaning) and without reassoc: the range reductions
-# below depend on the order of their operations
-EXACT = {"contract", "afn", "arcp", "nsz"}
+from minigrad.kernels import JIT_EXACT
+
 F32 = np.float32
 
 
@@ -36,7 +35,7 @@ _E2, _E1, _E0 = F32(4.1665795894e-2), F32(1.6666665459e-1), F32(5.0000001201e-1)
 _ONE, _HALF, _ZERO = F32(1.0), F32(0.5), F32(0.0)
 
 
-@njit(nogil=True, cache=True, fastmath=EXACT, error_model="numpy")
+@njit(**JIT_EXACT)
 def exp32(x):
     """exp(x) for float32 x: x = n ln2 + r with |r| <= ln2 / 2, exp(r) by a degree-7 polynomial, 2**n
     placed in the exponent bits in two halves (so denormal results round once and 2**128 overflows)."""
@@ -60,7 +59,7 @@ _TINY, _TWO23 = F32(1.17549435e-38), F32(8388608.0)
 _INF, _NAN = F32(np.inf), F32(np.nan)
 
 
-@njit(nogil=True, cache=True, fastmath=EXACT, error_model="numpy")
+@njit(**JIT_EXACT)
 def log32(x):
     """log(x) for float32 x: x = 2**e m with sqrt(1/2) <= m < sqrt(2), log(m) by a degree-9 polynomial in
     m - 1; denormals scaled into the normal range first; 0 -> -inf, negative -> NaN, inf -> inf."""
@@ -81,7 +80,7 @@ def log32(x):
     return y if x < _INF else x  # inf and NaN
 
 
-@njit(nogil=True, cache=True, fastmath=EXACT, error_model="numpy")
+@njit(**JIT_EXACT)
 def log1p32(u):
     """log(1 + u) for float32 u >= 0: log(w) for w = 1 + u, corrected by the rounding error of w."""
     w = u + _ONE
