@@ -191,9 +191,9 @@ SPECS = [
     Spec("AsType", lambda x: F.astype(F.astype(x, np.float64), x.dtype), _n(3, 4), "float64 and back"),
     Spec("SoftmaxCrossEntropy", lambda x: F.softmax_cross_entropy(x, _on(x, T2), ignore_index=5), _n(4, 3),
          "class indices, ignore_index 5"),
-    Spec("SoftmaxCrossEntropy", lambda x: F.softmax_cross_entropy(x, _on(x, T2)), _n(4, 3), "no options, mean"),
-    Spec("SoftmaxCrossEntropy", lambda x: F.softmax_cross_entropy(x, _on(x, [2, 0, 1]), reduction="sum"), _n(3, 4),
-         "no options, sum"),
+    Spec("KernelCrossEntropy", lambda x: F.softmax_cross_entropy(x, _on(x, T2)), _n(4, 3), "mean"),
+    Spec("KernelCrossEntropy", lambda x: F.softmax_cross_entropy(x, _on(x, [2, -100, 1]), reduction="sum"),
+         _n(3, 4), "sum, an ignored target"),
     Spec("SoftmaxCrossEntropy", lambda x: F.softmax_cross_entropy(x, _on(x, 1), reduction="none"), _n(3),
          "unbatched, none"),
     Spec("SoftmaxCrossEntropy", lambda x: F.softmax_cross_entropy(x, _on(x, T3), weight=_on(x, W3), reduction="sum",
@@ -221,10 +221,10 @@ SPECS = [
     Spec("SigmoidBCE", lambda x, y: F.sigmoid_bce(x, y, pos_weight=_on(x, [[[2.0]], [[0.5]]]), reduction="none"),
          lambda rng: (rng.standard_normal((2, 2, 3, 2)) * 2, rng.uniform(0, 1, (2, 2, 3, 2))),
          "pos_weight (C, 1, 1), none"),
-    Spec("SigmoidBCE", lambda x: F.sigmoid_bce(x, _on(x, Y34).astype(x.dtype)),
-         lambda rng: (rng.standard_normal((3, 4)) * 2,), "constant targets, mean"),
-    Spec("SigmoidBCE", lambda x: F.sigmoid_bce(x, _on(x, Y34[0]).astype(x.dtype), reduction="sum"),
-         lambda rng: (rng.standard_normal(4) * 2,), "constant targets, sum"),
+    Spec("KernelSigmoidBCE", lambda x: F.sigmoid_bce(x, _on(x, Y34).astype(x.dtype)),
+         lambda rng: (rng.standard_normal((3, 4)) * 2,), "mean"),
+    Spec("KernelSigmoidBCE", lambda x: F.sigmoid_bce(x, _on(x, Y34[0]).astype(x.dtype), reduction="sum"),
+         lambda rng: (rng.standard_normal(4) * 2,), "sum"),
     Spec("SigmoidBCEGrad", lambda x, gy, y: _bce_grad(x, gy, y, w=[0.5, 1.0, 2.0, 1.5], pw=[3.0, 0.5, 1.0, 2.0]),
          lambda rng: (rng.standard_normal((3, 4)) * 2, rng.standard_normal(()), rng.uniform(0, 1, (3, 4))),
          "weight, pos_weight"),
@@ -280,8 +280,9 @@ EMPTY = {
     "NLLLossGrad": (lambda gy: _nll_grad(gy, (0, 3), _on(gy, _NO_T), _on(gy, [1.0, 2.0, 3.0]), "none"), _n(0)),
     "SoftmaxCrossEntropy [class indices, ignore_index 5]":
         (lambda x: F.softmax_cross_entropy(x, _on(x, _NO_T), ignore_index=5), _n(0, 3)),
-    "SoftmaxCrossEntropy [no options, mean]": (lambda x: F.softmax_cross_entropy(x, _on(x, _NO_T)), _n(0, 3)),
-    "SoftmaxCrossEntropy [no options, sum]": (lambda x: F.softmax_cross_entropy(x, _on(x, _NO_T), reduction="sum"), _n(0, 4)),
+    "KernelCrossEntropy [mean]": (lambda x: F.softmax_cross_entropy(x, _on(x, _NO_T)), _n(0, 3)),
+    "KernelCrossEntropy [sum, an ignored target]":
+        (lambda x: F.softmax_cross_entropy(x, _on(x, _NO_T), reduction="sum"), _n(0, 4)),
     "SoftmaxCrossEntropy [unbatched, none]":
         (lambda x: F.softmax_cross_entropy(x, _on(x, _NO_T), reduction="none"), _n(0, 3)),
     "SoftmaxCrossEntropy [K-dim, weight, ignore_index, smoothing, sum]":
@@ -296,8 +297,8 @@ EMPTY = {
     "SoftmaxCrossEntropyGrad [K-dim, ignore_index, none]":
         (lambda x, gy: _ce_grad(x, gy, t=_on(x, _NO_T.reshape(0, 2)), reduction="none"),
          lambda rng: (rng.standard_normal((0, 3, 2)), rng.standard_normal((0, 2)))),
-    "SigmoidBCE [constant targets, mean]": (lambda x: F.sigmoid_bce(x, _on(x, Y34[:0]).astype(x.dtype)), _n(0, 4)),
-    "SigmoidBCE [constant targets, sum]": (lambda x: F.sigmoid_bce(x, _on(x, Y34[0, :0]).astype(x.dtype), reduction="sum"), _n(0)),
+    "KernelSigmoidBCE [mean]": (lambda x: F.sigmoid_bce(x, _on(x, Y34[:0]).astype(x.dtype)), _n(0, 4)),
+    "KernelSigmoidBCE [sum]": (lambda x: F.sigmoid_bce(x, _on(x, Y34[0, :0]).astype(x.dtype), reduction="sum"), _n(0)),
     "BinaryCrossEntropy [weight (N, 1)]":
         (lambda p, y: F.binary_cross_entropy(p, y, weight=_on(p, [[2.0]])),
          lambda rng: (rng.uniform(0.1, 0.9, (0, 4)), rng.uniform(0, 1, (0, 4)))),

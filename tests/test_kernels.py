@@ -20,8 +20,9 @@ TOL = {np.float16: 1e-3, np.float32: 2e-5, np.float64: 1e-12}
 @pytest.fixture
 def ran(monkeypatch):
     """Counts the kernel calls of each loss, so that a test knows the kernels ran."""
-    calls = {"ce": 0, "bce": 0}
-    for name, module, fn in (("ce", kce, "cross_entropy"), ("bce", kbce, "sigmoid_bce")):
+    calls = {"ce": 0, "bce": 0, "common ce": 0, "common bce": 0}
+    for name, module, fn in (("ce", kce, "cross_entropy"), ("bce", kbce, "sigmoid_bce"),
+                             ("common ce", kce, "plain_rows"), ("common bce", kbce, "plain_sum")):
         real = getattr(module, fn)
 
         def spy(*args, real=real, name=name):
@@ -235,9 +236,11 @@ def test_the_switch_turns_the_kernels_off(ran, monkeypatch):
     x, t = np.random.default_rng(21).standard_normal((4, 3)), np.array([0, 1, 2, 0])
     with mg.using_config("cpu_kernels", False):
         F.softmax_cross_entropy(x, t)
-    assert ran["ce"] == 0
+        F.softmax_cross_entropy(x, t, reduction="none")
+    assert sum(ran.values()) == 0
     F.softmax_cross_entropy(x, t)
-    assert ran["ce"] == 1
+    F.softmax_cross_entropy(x, t, reduction="none")
+    assert ran["common ce"] == 1 and ran["ce"] == 1
 
 
 @pytest.mark.parametrize("loss", ["ce", "bce"])
@@ -257,3 +260,48 @@ def test_the_results_do_not_depend_on_where_the_arrays_lie(loss):
     for r in results[1:]:
         for a, b in zip(r, results[0]):
             assert a.tobytes() == b.tobytes()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_common_calls_equal_the_numpy_path(dtype, ran):
+    """The common calls run as one kernel (KernelCrossEntropy, KernelSigmoidBCE): every integer target dtype,
+    ignored targets (also one inside [0, C)), gy other than 1, a second backward, create_graph."""
+    rng = np.random.default_rng(23)
+    for i in range(30):
+        n, c = rng.integers(1, 30), rng.integers(1, 9)
+        x = (rng.standard_normal((n, c)) * 4).astype(dtype)
+        t = rng.integers(0, c, n).astype(["int8", "int16", "int32", "int64"][i % 4])
+        ignore = [-100, 0, -1][i % 3]
+        t[::4] = ignore
+        for reduction in ("mean", "sum"):
+            options = {"reduction": reduction, "ignore_index": ignore}
+            _same(F.softmax_cross_entropy, x, t, options, gy=[1.0, 2.5][i % 2], second=bool(i % 5 == 0))
+            y = (rng.random((n, c)) < 0.5).astype(dtype)
+            _same(F.sigmoid_bce, x, y, {"reduction": reduction}, gy=[1.0, 2.5][i % 2], second=bool(i % 5 == 0))
+    assert ran["common ce"] and ran["common bce"]
+
+
+def test_the_common_call_refuses_bad_targets_as_the_general_path_does():
+    x = np.zeros((3, 4), np.float32)
+    for t, kind in ((np.array([0, 4, 1]), IndexError), (np.array([0, -3, 1]), IndexError)):
+        with pytest.raises(kind) as common:
+            F.softmax_cross_entropy(x, t)
+        with mg.using_config("cpu_kernels", False), pytest.raises(kind) as general:
+            F.softmax_cross_entropy(x, t)
+        assert str(common.value) == str(general.value)
+    unsigned = np.array([0, 2**64 - 100, 1], np.uint64)  # -100 if wrapped: refused, never ignored
+    with pytest.raises(IndexError):
+        F.softmax_cross_entropy(x, unsigned)
+
+
+def test_a_second_backward_without_the_buffer_gives_the_same_gradient():
+    rng = np.random.default_rng(24)
+    x = mg.Variable(rng.standard_normal((5, 4)).astype(np.float32))
+    t = np.array([0, 3, -100, 1, 2])
+    y = F.softmax_cross_entropy(x, t)
+    assert type(y.creator).__name__ == "KernelCrossEntropy"
+    y.backward()
+    first = x.grad.data.copy()
+    x.cleargrad()
+    y.backward()  # the buffer was handed out: the general gradient now
+    np.testing.assert_allclose(x.grad.data, first, rtol=1e-6, atol=1e-7)

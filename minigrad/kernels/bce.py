@@ -87,3 +87,10 @@ def sigmoid_bce(call, x, y, k, keep):
     parts = call.blocks(block, x, y.astype(x.dtype, copy=False), w, pw, k, block=BLOCK)
     loss = loss.reshape(call.shape) if keep else np.asarray(math.fsum(parts), x.dtype)
     return loss, (None if g is None else g.reshape(call.shape))
+
+
+@njit(**JIT)
+def plain_sum(x, y, g, k):
+    """The common call in one kernel: the sum (float64) of the losses of x and y (2-d, no weights) and, unless g
+    is None, their gradient for gy = 1 scaled by k into g."""
+    return bce_rows(x, y, None, None, None, k, None, g)

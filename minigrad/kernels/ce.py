@@ -143,3 +143,43 @@ def cross_entropy(call, x, q, k):
 
     for_blocks(block, lay.view[0], lay.row_size, np, BLOCK)
     return loss, (g if k is not None else None)
+
+
+@njit(**JIT)
+def first_bad_target(t, c_len, ignore):
+    """The first position whose class index is outside [0, C) and not `ignore`, or -1."""
+    for i in range(t.size):
+        ti = t[i]
+        if ti != ignore and (ti < 0 or ti >= c_len):
+            return i
+    return -1
+
+
+@njit(**JIT)
+def plain_rows(x, t, ignore, mean, g):
+    """The common call in one kernel: logits x (n, C), class indices t (n,) in [0, C) or `ignore` (counted for
+    nothing), 'mean' (over the counted positions) or 'sum'. Returns the loss (float64) and, unless g is empty,
+    writes the gradient for gy = 1 into g."""
+    n, c_len = x.shape
+    count = 0
+    for i in range(n):
+        count += t[i] != ignore
+    k = (1.0 / count if count else 0.0) if mean else 1.0
+    er = np.empty(c_len, x.dtype)
+    total = 0.0
+    for i in range(n):
+        xr, ti = x[i], t[i]
+        valid = ti != ignore
+        tc = ti if valid else 0
+        gr = g[i] if g.shape[0] else er
+        m = row_max(xr)
+        s = _exp_rows(xr, m, gr)
+        if valid:
+            total += math.log(s) - (xr[tc] - m)
+        if g.shape[0]:
+            a = cast(xr, (k if valid else 0.0) / s)  # an ignored row: 0, or NaN from a NaN or +inf logit
+            for c in range(c_len):
+                gr[c] *= a
+            if valid:
+                gr[tc] -= cast(xr, k)
+    return total * k if count else (math.nan if mean else 0.0)

@@ -8,10 +8,10 @@ from minigrad import cuda, kernels, numerics
 from minigrad.backend import get_array_module, like
 from minigrad.blocks import for_blocks
 from minigrad.config import Config
-from minigrad.core import as_variable
+from minigrad.core import Variable, as_array, as_variable, wrap
 from minigrad.function import Function
 from minigrad.losses.checks import float_target, on_input_backend, real_numbers
-from minigrad.losses.reduction import Reduction, check_reduction
+from minigrad.losses.reduction import Reduction, check_reduction, is_host_one, scalar_mode
 from minigrad.ops.activations import log_sigmoid, sigmoid
 from minigrad.ops.arithmetic import log
 from minigrad.ops.elementwise import clip, float32_for_half
@@ -186,6 +186,50 @@ class SigmoidBCEGrad(Function):
         return gx, ggy, gt
 
 
+class KernelSigmoidBCE(Function):
+    """SigmoidBCE's common call in one CPU kernel (docs/kernels.md#the-common-call): host logits, constant targets
+    of their shape and dtype, no weight or pos_weight, 'mean' or 'sum'. Keeps `grad_buffer`, the gradient for
+    gy = 1, made when `wanted`, handed out once by the backward."""
+
+    keeps_output = False
+    grad_buffer = None
+
+    def __init__(self, y, mean, wanted):
+        self.y, self.mean, self.wanted = y, mean, wanted
+
+    def forward(self, x):
+        from minigrad.kernels.bce import plain_sum
+        rows = (1, x.size) if x.ndim < 2 else (-1, x.shape[-1])
+        k = x.dtype.type(1 / x.size if self.mean else 1)  # the coefficient Reduction.of_count makes
+        g = np.empty(x.shape, x.dtype) if self.wanted and Config.enable_backprop else None
+        total = plain_sum(x.reshape(rows), self.y.reshape(rows), None if g is None else g.reshape(rows), k)
+        self.grad_buffer = g
+        return np.asarray(total * k, x.dtype)
+
+    def backward(self, gy):
+        x = self.inputs[0]
+        g, self.grad_buffer = self.grad_buffer, None
+        if Config.enable_backprop or g is None:  # create_graph or a second backward: the general gradient
+            call, (_, y) = describe(x, self.y, reduction="mean" if self.mean else "sum")
+            return SigmoidBCEGrad(call)(x, gy, y)
+        if not is_host_one(gy._data):
+            g *= gy._data
+        return wrap(g)
+
+
+def _common(x, t, weight, pos_weight, reduction):
+    """The loss by KernelSigmoidBCE when the call is the common one it covers, else None."""
+    data, y = as_array(x), as_array(t)
+    if (weight is not None or pos_weight is not None or type(data) is not np.ndarray or not kernels.fused(data)
+            or type(y) is not np.ndarray or y.dtype != data.dtype or y.shape != data.shape
+            or not 0 < data.size <= kernels.COMMON or isinstance(t, Variable) and t.requires_grad):
+        return None
+    mean = scalar_mode(reduction)
+    if mean is None:
+        return None
+    return KernelSigmoidBCE(y, mean, isinstance(x, Variable) and x.requires_grad)(x)
+
+
 class BinaryCrossEntropy(Function):
     """-w [y max(log p, -100) + (1 - y) max(log(1 - p), -100)] of probabilities p, as torch's BCELoss."""
 
@@ -279,6 +323,9 @@ def sigmoid_bce(x, t, *, weight=None, pos_weight=None, reduction="mean"):
     targets are cast to x's dtype; float targets that are Variables get a gradient.
     This is torch's binary_cross_entropy_with_logits; docs/losses.md has the formulas.
     """
+    common = _common(x, t, weight, pos_weight, reduction)
+    if common is not None:
+        return common
     call, inputs = describe(x, t, weight=weight, pos_weight=pos_weight, reduction=reduction)
     return SigmoidBCE(call)(*inputs)
 

@@ -8,11 +8,11 @@ from minigrad import cuda, kernels
 from minigrad.backend import get_array_module
 from minigrad.blocks import for_blocks
 from minigrad.config import Config
-from minigrad.core import Variable, as_array, as_variable
+from minigrad.core import Variable, as_array, as_variable, wrap
 from minigrad.function import Function
 from minigrad.losses.checks import check_ignore_index, class_weight, float_target, on_input_backend, real_numbers
 from minigrad.losses.nll import NLLLoss
-from minigrad.losses.reduction import Reduction, check_reduction
+from minigrad.losses.reduction import Reduction, check_reduction, is_host_one, scalar_mode
 from minigrad.losses.targets import Layout, class_index_targets
 from minigrad.ops.activations import log_softmax, softmax
 from minigrad.ops.elementwise import float32_for_half
@@ -254,6 +254,54 @@ class SoftmaxCrossEntropyGrad(Function):
         return gx, ggy
 
 
+class KernelCrossEntropy(Function):
+    """SoftmaxCrossEntropy's common call in one CPU kernel (docs/kernels.md#the-common-call): host logits
+    (N, C), class indices (N,) in [0, C) or ignore_index, no class weights or smoothing, 'mean' or 'sum'. Keeps
+    `grad_buffer`, the gradient for gy = 1, made when `wanted`, handed out once by the backward."""
+
+    keeps_output = False
+    grad_buffer = None
+
+    def __init__(self, t, ignore_index, mean, wanted):
+        self.t, self.ignore_index, self.mean, self.wanted = t, ignore_index, mean, wanted
+
+    def forward(self, x):
+        from minigrad.kernels.ce import plain_rows
+        g = np.empty_like(x, order="C") if self.wanted and Config.enable_backprop else np.empty((0, 0), x.dtype)
+        loss = plain_rows(x, self.t, self.ignore_index, self.mean, g)
+        self.grad_buffer = g if g.size else None
+        return np.asarray(loss, x.dtype)
+
+    def backward(self, gy):
+        x = self.inputs[0]
+        g, self.grad_buffer = self.grad_buffer, None
+        if Config.enable_backprop or g is None:  # create_graph or a second backward: the general gradient
+            call, _ = describe(x, self.t, ignore_index=self.ignore_index, reduction="mean" if self.mean else "sum")
+            return SoftmaxCrossEntropyGrad(call, g)(x, gy)
+        if not is_host_one(gy._data):
+            g *= gy._data
+        return wrap(g)
+
+
+def _common(x, t, weight, ignore_index, reduction, label_smoothing):
+    """The loss by KernelCrossEntropy when the call is the common one it covers, else None (the general path
+    takes, or reports, everything else)."""
+    data = as_array(x)
+    if (weight is not None or type(data) is not np.ndarray or data.ndim != 2 or not kernels.fused(data)
+            or not 0 < data.size <= kernels.COMMON or type(label_smoothing) not in (int, float) or label_smoothing
+            or type(ignore_index) is not int or type(t) is not np.ndarray or t.dtype.kind != "i"
+            or t.shape != data.shape[:1]):
+        return None
+    mean = scalar_mode(reduction)
+    if mean is None:
+        return None
+    from minigrad.kernels.ce import first_bad_target
+    t = t.astype(np.intp, copy=False)  # signed: a value stays itself (unsigned targets go the general way)
+    if first_bad_target(t, data.shape[1], ignore_index) >= 0:
+        return None
+    return KernelCrossEntropy(t, ignore_index, mean, isinstance(x, Variable) and x.requires_grad)(x)
+
+
 def check_smoothing(label_smoothing, op="softmax_cross_entropy"):
     """label_smoothing as a float in [0, 1]; ValueError naming op otherwise."""
     if not isinstance(label_smoothing, numbers.Real) or not 0.0 <= label_smoothing <= 1.0:
@@ -304,6 +352,9 @@ def softmax_cross_entropy(x, t, *, weight=None, ignore_index=-100, reduction="me
     the targets' weights for class indices and by the number of positions for probabilities.
     This is torch's cross_entropy; the class axis is 1 (0 for (C,) input). docs/losses.md has the formulas.
     """
+    common = _common(x, t, weight, ignore_index, reduction, label_smoothing)
+    if common is not None:
+        return common
     call, inputs = describe(x, t, weight=weight, ignore_index=ignore_index, reduction=reduction,
                             label_smoothing=label_smoothing)
     return SoftmaxCrossEntropy(call)(*inputs)
