@@ -28,3 +28,9 @@ def fused(x):
     """True when the array x goes to a CPU kernel: a float32 or float64 NumPy array, numba installed and
     Config.cpu_kernels on (MINIGRAD_CPU_KERNELS=0 turns it off for a process)."""
     return type(x) is np.ndarray and x.dtype in DTYPES and Config.cpu_kernels and installed()
+
+
+def fused_float32(x):
+    """True when the array x goes to a float32 elementwise kernel: a non-empty float32 NumPy array (float64 stays
+    with NumPy, whose vectorized libm is as fast and accurate), numba installed, Config.cpu_kernels on."""
+    return type(x) is np.ndarray and x.dtype == DTYPES[0] and x.size and Config.cpu_kernels and installed()

@@ -5,10 +5,12 @@ import numpy as np
 from numba import njit
 
 from minigrad.blocks import for_blocks
-from minigrad.kernels import JIT
+from minigrad.kernels import JIT, JIT_EXACT
 from minigrad.kernels.fmath import cast, exp, row_max, zero
 
 BLOCK = 1 << 20  # elements per block of rows: handing a block to another thread costs about 100 us here
+# The loops that sum run with reassoc (JIT: so they vectorize), the arithmetic around them without (JIT_EXACT):
+# x - max - log(sum) must not become x - (max + log(sum)), which loses log(sum) beside a large max.
 CHUNK = 64  # sums of exp run in the logits' dtype over this many terms (so they vectorize), then in float64
 
 
@@ -33,7 +35,7 @@ def _exp_rows(xr, m, er):
     return total + part
 
 
-@njit(**JIT)
+@njit(**JIT_EXACT)
 def _weighted_sum(xr, m, w):
     """sum_c w_c (xr[c] - m) in float64 (w empty: all 1)."""
     total = 0.0
@@ -42,7 +44,7 @@ def _weighted_sum(xr, m, w):
     return total
 
 
-@njit(**JIT)
+@njit(**JIT_EXACT)
 def index_rows(x, t, wt, mass, valid, k, w, eps, loss, g):
     """Class-index cross entropy of the rows x[i, j] (x: (n, S, C)): loss[i, j] and, when g is not empty, the
     gradient g[i, j] = k (mass softmax - P) with P = (1 - eps) wt onehot(t) + (eps / C) w (docs/losses.md)."""
@@ -76,7 +78,7 @@ def index_rows(x, t, wt, mass, valid, k, w, eps, loss, g):
             gr[ti] -= kij * (1 - eps) * wt[i, j]
 
 
-@njit(**JIT)
+@njit(**JIT_EXACT)
 def prob_rows(x, q, k, w, eps, loss, g):
     """Cross entropy of the rows x[i, j] against probabilities q[i, j] (both (n, S, C)): loss[i, j] and, when g is
     not empty, g[i, j] = k (mass softmax - P), P = w ((1 - eps) q + eps / C), mass = sum_c P_c."""
@@ -155,7 +157,7 @@ def first_bad_target(t, c_len, ignore):
     return -1
 
 
-@njit(**JIT)
+@njit(**JIT_EXACT)
 def plain_rows(x, t, ignore, mean, g):
     """The common call in one kernel: logits x (n, C), class indices t (n,) in [0, C) or `ignore` (counted for
     nothing), 'mean' (over the counted positions) or 'sum'. Returns the loss (float64) and, unless g is empty,

@@ -186,3 +186,33 @@ def _log1p(x):
     if x == types.float32:
         return lambda x: log1p32(x)
     return lambda x: math.log1p(x)
+
+
+_T4, _T3, _T2 = F32(-5.70498872745e-3), F32(2.06390887954e-2), F32(-5.37397155531e-2)
+_T1, _T0 = F32(1.33314422036e-1), F32(-3.33332819422e-1)
+_TANH_SMALL, _TWO = F32(0.625), F32(2.0)
+
+
+@njit(**JIT_EXACT)
+def tanh32(x):
+    """tanh(x) for float32 x: an odd polynomial below |x| = 0.625, else 1 - 2 / (exp(2|x|) + 1) with x's sign
+    (both computed, one chosen: no branch)."""
+    a = abs(x)
+    z = x * x
+    small = ((((_T4 * z + _T3) * z + _T2) * z + _T1) * z + _T0) * z * x + x
+    large = _ONE - _TWO / (exp32(a + a) + _ONE)
+    large = large if x >= _ZERO else -large
+    return small if a < _TANH_SMALL else (large if x == x else x)
+
+
+@njit(**JIT_EXACT)
+def sigmoid32(x):
+    """1 / (1 + exp(-x)) from e = exp(-|x|): 1 / (1 + e) for x >= 0, e / (1 + e) below; no overflow."""
+    e = exp32(-abs(x))
+    return (_ONE if x >= _ZERO else e) / (_ONE + e)
+
+
+@njit(**JIT_EXACT)
+def log_sigmoid32(x):
+    """min(x, 0) - log(1 + exp(-|x|)): exact for large |x|."""
+    return (x if x < _ZERO else _ZERO) - log1p32(exp32(-abs(x)))

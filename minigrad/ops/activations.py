@@ -1,5 +1,5 @@
 """Stable softmax, log_softmax, logsumexp, sigmoid and log_sigmoid as twice-differentiable Functions."""
-from minigrad import numerics
+from minigrad import kernels, numerics
 from minigrad.config import Config
 from minigrad.core import as_variable, wrap
 from minigrad.function import Function
@@ -31,28 +31,36 @@ class _AlongAxis(Function):
         return self.compute(x)
 
 
-class Softmax(_AlongAxis):
+class _Softmax(_AlongAxis):
+    """softmax or log_softmax (log): float32 on the CPU kernels, else NumPy (numerics)."""
+
     saves_inputs = False  # backward reads the output only
-    op = "softmax"
 
     def compute(self, x):
-        return numerics.softmax(x, self.ax)
+        if self.ax is not None and kernels.fused_float32(x):
+            from minigrad.kernels.activations import softmax as compiled
+            return compiled(x, self.ax, self.log)
+        return (numerics.log_softmax if self.log else numerics.softmax)(x, self.ax)
 
     def backward(self, gy):
         y = self.outputs[0]()
+        if not Config.enable_backprop and self.ax is not None and kernels.fused_float32(y._data) \
+                and gy.dtype == y.dtype:  # a plain backward: one pass per row
+            from minigrad.kernels.activations import softmax_grad
+            return wrap(softmax_grad(y._data, gy._data, self.ax, self.log))
+        if self.log:
+            return gy - exp(y) * sum(gy, self.ax, keepdims=True)
         return y * (gy - sum(gy * y, self.ax, keepdims=True))
 
 
-class LogSoftmax(_AlongAxis):
-    saves_inputs = False  # backward reads the output only
+class Softmax(_Softmax):
+    op = "softmax"
+    log = False
+
+
+class LogSoftmax(_Softmax):
     op = "log_softmax"
-
-    def compute(self, x):
-        return numerics.log_softmax(x, self.ax)
-
-    def backward(self, gy):
-        y = self.outputs[0]()
-        return gy - exp(y) * sum(gy, self.ax, keepdims=True)
+    log = True
 
 
 class LogSumExp(_AlongAxis):
@@ -73,28 +81,49 @@ class LogSumExp(_AlongAxis):
         return unreduce(gy, self.x_shape, self.axes, self.keepdims) * exp(x - y)
 
 
+def _plain_grad(name, f, gy):
+    """The plain backward of an elementwise float32 Function f on the kernels, or None where they do not apply."""
+    x, y = f.inputs[0]._data, f.outputs[0]()._data
+    if Config.enable_backprop or not kernels.fused_float32(x) or gy.dtype != x.dtype or gy.shape != x.shape:
+        return None
+    from minigrad.kernels.activations import elementwise_grad
+    return wrap(elementwise_grad(name, x, y, gy._data))
+
+
+def _kernel_forward(name, x):
+    """An elementwise float32 forward on the kernels, or None where they do not apply."""
+    if not kernels.fused_float32(x):
+        return None
+    from minigrad.kernels.activations import elementwise
+    return elementwise(name, x)
+
+
 class Sigmoid(Function):
     @half_in_float32
     def forward(self, x):
-        return numerics.sigmoid(x)
+        y = _kernel_forward("sigmoid", x)
+        return numerics.sigmoid(x) if y is None else y
 
     def backward(self, gy):
         # sigmoid'(x) = sigmoid(x) sigmoid(-x), accurate in both tails where y (1 - y) rounds to 0 at y = 1;
         # built from Sigmoid again, so every higher derivative keeps that accuracy.
+        gx = _plain_grad("sigmoid", self, gy)
+        if gx is not None:
+            return gx
         if not Config.enable_backprop:  # a plain backward: the same steps on the arrays
             return wrap(gy._data * self.outputs[0]()._data * numerics.sigmoid(self.inputs[0]._data, negate=True))
         return gy * self.outputs[0]() * sigmoid(neg(self.inputs[0]))
 
 
 class LogSigmoid(Function):
-    keeps_output = False
-
     @half_in_float32
     def forward(self, x):
-        return numerics.log_sigmoid(x)
+        y = _kernel_forward("log_sigmoid", x)
+        return numerics.log_sigmoid(x) if y is None else y
 
     def backward(self, gy):
-        return gy * sigmoid(neg(self.inputs[0]))
+        gx = _plain_grad("log_sigmoid", self, gy)
+        return gy * sigmoid(neg(self.inputs[0])) if gx is None else gx
 
 
 @float32_for_half

@@ -1,6 +1,7 @@
 """Arithmetic: Add, Sub, Mul, Div, Pow (broadcasting, gradients summed back to each input's shape), Neg, Log."""
 import operator
 
+from minigrad import kernels
 from minigrad.backend import get_array_module, operands
 from minigrad.core import as_variable
 from minigrad.function import Function
@@ -87,6 +88,9 @@ class Log(Function):
     keeps_output = False
 
     def forward(self, x):
+        if kernels.fused_float32(x):
+            from minigrad.kernels.activations import elementwise
+            return elementwise("log", x)
         return get_array_module(x).log(x)
 
     def backward(self, gy):

@@ -5,6 +5,7 @@ import numbers
 
 import numpy as np
 
+from minigrad import kernels
 from minigrad.backend import get_array_module, operands
 from minigrad.config import Config
 from minigrad.core import Variable, as_array, as_operand, as_variable, wrap
@@ -17,6 +18,9 @@ class Exp(Function):
     saves_inputs = False  # backward reads the output only
 
     def forward(self, x):
+        if kernels.fused_float32(x):
+            from minigrad.kernels.activations import elementwise
+            return elementwise("exp", x)
         return get_array_module(x).exp(x)
 
     def backward(self, gy):
@@ -43,10 +47,16 @@ class Tanh(Function):
     saves_inputs = False  # backward reads the output only
 
     def forward(self, x):
+        if kernels.fused_float32(x):
+            from minigrad.kernels.activations import elementwise
+            return elementwise("tanh", x)
         return get_array_module(x).tanh(x)
 
     def backward(self, gy):
         y = self.outputs[0]()
+        if not Config.enable_backprop and kernels.fused_float32(y._data) and gy.dtype == y.dtype:
+            from minigrad.kernels.activations import elementwise_grad
+            return wrap(elementwise_grad("tanh", y._data, y._data, gy._data))
         return gy * (1 - y * y)
 
 

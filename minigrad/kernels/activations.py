@@ -1,0 +1,165 @@
+"""float32 exp, log, tanh, sigmoid, log_sigmoid, softmax and log_softmax on the CPU, forward and plain backward."""
+import numpy as np
+from numba import njit
+
+from minigrad.blocks import for_blocks
+from minigrad.kernels import JIT, JIT_EXACT
+from minigrad.kernels.fmath import exp32, log32, log_sigmoid32, max32, sigmoid32, tanh32
+
+BLOCK = 1 << 20  # elements per block (a thread's unit of work): handing one to another thread costs ~100 us here
+CHUNK = 64  # row sums in float32 over this many terms, then in float64
+
+
+@njit(**JIT_EXACT)
+def _forward(op, x, y):
+    """y = op(x) elementwise over 1-d float32 arrays: 0 exp, 1 log, 2 tanh, 3 sigmoid, 4 log_sigmoid."""
+    if op == 0:
+        for i in range(x.size):
+            y[i] = exp32(x[i])
+    elif op == 1:
+        for i in range(x.size):
+            y[i] = log32(x[i])
+    elif op == 2:
+        for i in range(x.size):
+            y[i] = tanh32(x[i])
+    elif op == 3:
+        for i in range(x.size):
+            y[i] = sigmoid32(x[i])
+    else:
+        for i in range(x.size):
+            y[i] = log_sigmoid32(x[i])
+
+
+@njit(**JIT_EXACT)
+def _backward(op, x, y, gy, gx):
+    """gx from gy elementwise (1-d float32): 2 tanh gy (1 - y^2); 3 sigmoid gy y sigmoid(-x); 4 log_sigmoid
+    gy sigmoid(-x)."""
+    one = np.float32(1.0)
+    if op == 2:
+        for i in range(x.size):
+            gx[i] = gy[i] * (one - y[i] * y[i])
+    elif op == 3:
+        for i in range(x.size):
+            gx[i] = gy[i] * y[i] * sigmoid32(-x[i])
+    else:
+        for i in range(x.size):
+            gx[i] = gy[i] * sigmoid32(-x[i])
+
+
+OPS = {"exp": 0, "log": 1, "tanh": 2, "sigmoid": 3, "log_sigmoid": 4}
+
+
+def _flat(a):
+    """a as a 1-d C-ordered array (a copy unless a is C-contiguous)."""
+    return np.ascontiguousarray(a).reshape(-1)
+
+
+def elementwise(name, x):
+    """op(x) for the float32 array x, in C order."""
+    y = np.empty(x.shape, x.dtype)
+    xf, yf, op = _flat(x), y.reshape(-1), OPS[name]
+    for_blocks(lambda lo, hi: _forward(op, xf[lo:hi], yf[lo:hi]), xf.size, 1, np, BLOCK)
+    return y
+
+
+def elementwise_grad(name, x, y, gy):
+    """The gradient of op at x (y = op(x)) times gy, for float32 arrays of one shape (gy may broadcast)."""
+    gx = np.empty(x.shape, x.dtype)
+    xf, yf, gyf, gxf = _flat(x), _flat(y), _flat(np.broadcast_to(gy, x.shape)), gx.reshape(-1)
+    op = OPS[name]
+    for_blocks(lambda lo, hi: _backward(op, xf[lo:hi], yf[lo:hi], gyf[lo:hi], gxf[lo:hi]), xf.size, 1, np, BLOCK)
+    return gx
+
+
+@njit(**JIT)
+def _row_sum_exp(xr, m, er):
+    """er[c] = exp(xr[c] - m) (float32); returns their sum in float64, from float32 sums over CHUNK terms."""
+    n = xr.size
+    full = n - n % CHUNK
+    total = 0.0
+    for lo in range(0, full, CHUNK):  # a constant trip count: the inner loop vectorizes
+        part = np.float32(0.0)
+        for c in range(lo, lo + CHUNK):
+            e = exp32(xr[c] - m)
+            er[c] = e
+            part += e
+        total += part
+    part = np.float32(0.0)
+    for c in range(full, n):
+        e = exp32(xr[c] - m)
+        er[c] = e
+        part += e
+    return total + part
+
+
+@njit(**JIT_EXACT)
+def _softmax_rows(x, y, log):
+    """Softmax (log=False) or log_softmax (log=True) of each row x[i, j] (x, y: (n, S, C)) into y."""
+    n, s_len, c_len = x.shape
+    for i in range(n):
+        for j in range(s_len):
+            xr, yr = x[i, j], y[i, j]
+            m = max32(xr)
+            s = _row_sum_exp(xr, m, yr)
+            if log:  # x - max - log(sum): no cancellation, exact for logits of any size
+                b = np.float32(np.log(s))
+                for c in range(c_len):
+                    yr[c] = (xr[c] - m) - b
+            else:
+                a = np.float32(1.0 / s)
+                for c in range(c_len):
+                    yr[c] *= a
+
+
+@njit(**JIT)
+def _row_dot(gr, yr, log):
+    """sum_c gr[c] (log) or sum_c gr[c] yr[c] in float64, from float32 sums over CHUNK terms."""
+    total = 0.0
+    for lo in range(0, gr.size, CHUNK):
+        part = np.float32(0.0)
+        for c in range(lo, min(lo + CHUNK, gr.size)):
+            part += gr[c] if log else gr[c] * yr[c]
+        total += part
+    return total
+
+
+@njit(**JIT_EXACT)
+def _softmax_grad_rows(y, gy, gx, log):
+    """The plain backward of softmax (gx = y (gy - sum(gy y))) or log_softmax (gx = gy - exp(y) sum(gy)) per row."""
+    n, s_len, c_len = y.shape
+    for i in range(n):
+        for j in range(s_len):
+            yr, gr, gxr = y[i, j], gy[i, j], gx[i, j]
+            t = np.float32(_row_dot(gr, yr, log))
+            if log:
+                for c in range(c_len):
+                    gxr[c] = gr[c] - exp32(yr[c]) * t
+            else:
+                for c in range(c_len):
+                    gxr[c] = yr[c] * (gr[c] - t)
+
+
+def _rows(a, axis):
+    """a viewed as rows (n, S, C) along axis: C the axis, n the axes before it, S those after."""
+    n = int(np.prod(a.shape[:axis], dtype=np.int64))
+    return a.reshape(n, a.shape[axis], -1).transpose(0, 2, 1)
+
+
+def softmax(x, axis, log):
+    """softmax (or log_softmax) of the float32 array x along axis, in C order."""
+    x = np.ascontiguousarray(x)
+    y = np.empty_like(x)
+    xr, yr = _rows(x, axis), _rows(y, axis)
+    for_blocks(lambda lo, hi: _softmax_rows(xr[lo:hi], yr[lo:hi], log), xr.shape[0], xr[0].size if len(xr) else 1,
+               np, BLOCK)
+    return y
+
+
+def softmax_grad(y, gy, axis, log):
+    """The plain backward of softmax (or log_softmax) of output y along axis, for gy of y's shape."""
+    y, gy = np.ascontiguousarray(y), np.ascontiguousarray(np.broadcast_to(gy, y.shape))
+    gx = np.empty_like(y)
+    yr, gr, gxr = _rows(y, axis), _rows(gy, axis), _rows(gx, axis)
+    for_blocks(lambda lo, hi: _softmax_grad_rows(yr[lo:hi], gr[lo:hi], gxr[lo:hi], log), yr.shape[0],
+               yr[0].size if len(yr) else 1, np, BLOCK)
+    return gx
