@@ -46,4 +46,4 @@ torch: $(PY)
 	$(PIP) torch==2.13.0
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis plots
+	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis plots minigrad/kernels/__pycache__

@@ -12,6 +12,8 @@ import minigrad.functions as F
 from layouts import LAYOUTS
 
 pytest.importorskip("numba")
+# the NumPy reference warns on the extreme inputs (overflow in exp, log of 0) that the kernels take silently
+pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 from minigrad.kernels import bce as kbce, ce as kce  # noqa: E402
 
 TOL = {np.float16: 1e-3, np.float32: 2e-5, np.float64: 1e-12}
@@ -305,3 +307,61 @@ def test_a_second_backward_without_the_buffer_gives_the_same_gradient():
     x.cleargrad()
     y.backward()  # the buffer was handed out: the general gradient now
     np.testing.assert_allclose(x.grad.data, first, rtol=1e-6, atol=1e-7)
+
+
+ACTIVATIONS = {"exp": F.exp, "log": F.log, "tanh": F.tanh, "sigmoid": F.sigmoid, "log_sigmoid": F.log_sigmoid,
+               "softmax": F.softmax, "log_softmax": F.log_softmax, "softmax axis 0": lambda v: F.softmax(v, axis=0),
+               "log_softmax axis 2": lambda v: F.log_softmax(v, axis=2)}
+
+
+def _activation_input(name, shape, rng, layout="C"):
+    x = (rng.standard_normal(shape) * 6).astype(np.float32)
+    if name == "log":
+        x = np.abs(x)
+    x.flat[:6] = [0.0, -0.0, 90.0, -90.0, 1e-40, 3e38] if x.size >= 6 else x.flat[:6]
+    return LAYOUTS[layout](x)
+
+
+@pytest.mark.parametrize("name", list(ACTIVATIONS))
+@pytest.mark.parametrize("layout", ["C", "F", "sliced", "read-only"])
+def test_activation_kernels_equal_the_numpy_path(name, layout, monkeypatch):
+    from minigrad.kernels import activations
+    calls = []
+    for fn in ("elementwise", "softmax"):
+        real = getattr(activations, fn)
+        monkeypatch.setattr(activations, fn, lambda *a, real=real: calls.append(1) or real(*a))
+    rng = np.random.default_rng(25)
+    for shape in [(37, 19), (2, 5, 3, 4), (1, 1)][1:2] if name.endswith("axis 2") else [(37, 19), (2, 5, 3, 4), (1, 1)]:
+        x = _activation_input(name, shape, rng, layout)
+        fn = ACTIVATIONS[name]
+        gy = np.random.default_rng(1).standard_normal(shape).astype(np.float32)
+        got = _run(lambda v, t: fn(v), x, None, {}, gy, True, second=True)
+        want = _run(lambda v, t: fn(v), x, None, {}, gy, False, second=True)
+        for a, b in zip(got, want):
+            np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-6, equal_nan=True)
+    assert calls
+
+
+@pytest.mark.parametrize("name", ["exp", "log", "tanh", "sigmoid", "log_sigmoid", "softmax", "log_softmax"])
+def test_activation_kernels_give_the_numpy_paths_nan_and_inf(name):
+    x = np.array([[np.nan, 1.0, 2.0], [np.inf, 0.5, -1.0], [-np.inf, 3.0, 0.0], [-np.inf, -np.inf, -np.inf]],
+                 np.float32)
+    with np.errstate(all="ignore"):
+        got = ACTIVATIONS[name](x).data
+        with mg.using_config("cpu_kernels", False):
+            want = ACTIVATIONS[name](x).data
+    np.testing.assert_allclose(got, want, rtol=2e-6, equal_nan=True)
+
+
+@pytest.mark.parametrize("which", ["tanh32", "sigmoid32", "log_sigmoid32"])
+def test_the_float32_activations_are_within_a_few_ulp(which):
+    from minigrad.kernels import activations
+    grid = np.concatenate([np.linspace(-100, 100, 400001, dtype=np.float32),
+                           np.array([0.0, -0.0, 1e-30, -1e-30, 0.6249, 0.625, 9.0, 9.1, -9.1], np.float32)])
+    name = {"tanh32": "tanh", "sigmoid32": "sigmoid", "log_sigmoid32": "log_sigmoid"}[which]
+    got = activations.elementwise(name, grid)
+    g = grid.astype(np.float64)
+    want = {"tanh32": np.tanh(g), "sigmoid32": 1 / (1 + np.exp(-g)),
+            "log_sigmoid32": np.minimum(g, 0) - np.log1p(np.exp(-np.abs(g)))}[which].astype(np.float32)
+    ulps = np.abs(got.view(np.int32).astype(np.int64) - want.view(np.int32).astype(np.int64))
+    assert ulps.max() <= 3, (grid[ulps.argmax()], got[ulps.argmax()], want[ulps.argmax()])

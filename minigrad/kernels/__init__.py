@@ -11,10 +11,10 @@ COMMON = 1 << 20  # the common loss calls up to this many elements run as one ke
 # fastmath without nnan and ninf (NaN and inf keep their IEEE meaning), and without arcp and afn (approximate
 # division and functions), which round differently in a loop's vector body and its scalar remainder, so that an
 # element's result would depend on where its array lies in memory; reassoc lets float sums vectorize
-FAST = {"contract", "nsz", "reassoc"}
+FAST = {"contract", "reassoc"}
 JIT = {"nogil": True, "cache": True, "fastmath": FAST, "error_model": "numpy"}
 # for arithmetic whose order matters (cancellations, range reductions): no reassoc
-EXACT = {"contract", "nsz"}
+EXACT = {"contract"}
 JIT_EXACT = {**JIT, "fastmath": EXACT}
 
 

@@ -199,7 +199,7 @@ def tanh32(x):
     (both computed, one chosen: no branch)."""
     a = abs(x)
     z = x * x
-    small = ((((_T4 * z + _T3) * z + _T2) * z + _T1) * z + _T0) * z * x + x
+    small = x * (((((_T4 * z + _T3) * z + _T2) * z + _T1) * z + _T0) * z + _ONE)  # -0 stays -0
     large = _ONE - _TWO / (exp32(a + a) + _ONE)
     large = large if x >= _ZERO else -large
     return small if a < _TANH_SMALL else (large if x == x else x)
