@@ -7,7 +7,7 @@ NUMPY_PATH_TESTS := tests/test_cross_entropy.py tests/test_bce.py tests/test_nll
 	tests/test_activations.py tests/test_loss_properties.py tests/test_torch_parity.py tests/test_spec.py \
 	tests/test_float16.py tests/test_layouts.py tests/test_trust.py
 
-.PHONY: demo test test-gpu bench bench-gpu check torch clean
+.PHONY: demo test test-gpu bench bench-gpu check torch jax clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -32,10 +32,11 @@ check: $(PY)
 	$(PIP) -e .
 	$(PY) -m minigrad check
 
-# Benchmarks compare against PyTorch when it is installed in .venv (`make torch`).
+# Benchmarks compare against PyTorch and JAX where they are installed in .venv (`make torch`, `make jax`); each
+# prints the versions it ran.
 bench: $(PY)
-	$(PIP) -e .
-	cd benchmarks && ../$(PY) bench_engine.py && ../$(PY) bench_training.py && ../$(PY) bench_losses.py && ../$(PY) bench_cnn.py && ../$(PY) bench_linear_ce.py && ../$(PY) bench_small.py
+	$(PIP) -e '.[fast]'
+	cd benchmarks && ../$(PY) bench_engine.py && ../$(PY) bench_training.py && ../$(PY) bench_losses.py && ../$(PY) bench_kernels.py && ../$(PY) bench_cnn.py && ../$(PY) bench_linear_ce.py && ../$(PY) bench_small.py
 
 # The fused losses on a GPU against torch on the same GPU (`pip install -e '.[gpu]'` and a CUDA build of torch).
 bench-gpu: $(PY)
@@ -44,6 +45,9 @@ bench-gpu: $(PY)
 
 torch: $(PY)
 	$(PIP) torch==2.13.0
+
+jax: $(PY)
+	$(PIP) jax
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis plots minigrad/kernels/__pycache__

@@ -102,3 +102,8 @@ def test_gpu_benchmark_runs(tmp_path):
                        capture_output=True, text=True, timeout=300, env=env)
     assert r.returncode == 0, r.stderr
     assert "softmax_cross_entropy" in r.stdout and "sigmoid_bce" in r.stdout and "of copy bandwidth" in r.stdout
+
+
+def test_kernel_benchmark_runs():
+    out = run("bench_kernels.py", "--size", "2048", "--rounds", "1", "--repeats", "1")
+    assert "softmax" in out and "import minigrad" in out or "numba is not installed" in out

@@ -112,15 +112,37 @@ def _softmax_rows(x, y, log):
 
 
 @njit(**JIT)
-def _row_dot(gr, yr, log):
-    """sum_c gr[c] (log) or sum_c gr[c] yr[c] in float64, from float32 sums over CHUNK terms."""
+def _row_dot(gr, yr):
+    """sum_c gr[c] yr[c] in float64, from float32 sums over CHUNK terms."""
+    n = gr.size
+    full = n - n % CHUNK
     total = 0.0
-    for lo in range(0, gr.size, CHUNK):
+    for lo in range(0, full, CHUNK):  # a constant trip count: the inner loop vectorizes
         part = np.float32(0.0)
-        for c in range(lo, min(lo + CHUNK, gr.size)):
-            part += gr[c] if log else gr[c] * yr[c]
+        for c in range(lo, lo + CHUNK):
+            part += gr[c] * yr[c]
         total += part
-    return total
+    part = np.float32(0.0)
+    for c in range(full, n):
+        part += gr[c] * yr[c]
+    return total + part
+
+
+@njit(**JIT)
+def _row_sum(gr):
+    """sum_c gr[c] in float64, from float32 sums over CHUNK terms."""
+    n = gr.size
+    full = n - n % CHUNK
+    total = 0.0
+    for lo in range(0, full, CHUNK):
+        part = np.float32(0.0)
+        for c in range(lo, lo + CHUNK):
+            part += gr[c]
+        total += part
+    part = np.float32(0.0)
+    for c in range(full, n):
+        part += gr[c]
+    return total + part
 
 
 @njit(**JIT_EXACT)
@@ -130,7 +152,7 @@ def _softmax_grad_rows(y, gy, gx, log):
     for i in range(n):
         for j in range(s_len):
             yr, gr, gxr = y[i, j], gy[i, j], gx[i, j]
-            t = np.float32(_row_dot(gr, yr, log))
+            t = np.float32(_row_sum(gr) if log else _row_dot(gr, yr))
             if log:
                 for c in range(c_len):
                     gxr[c] = gr[c] - exp32(yr[c]) * t

@@ -201,8 +201,8 @@ def tanh32(x):
     z = x * x
     small = x * (((((_T4 * z + _T3) * z + _T2) * z + _T1) * z + _T0) * z + _ONE)  # -0 stays -0
     large = _ONE - _TWO / (exp32(a + a) + _ONE)
-    large = large if x >= _ZERO else -large
-    return small if a < _TANH_SMALL else (large if x == x else x)
+    large = large if x >= _ZERO else -large  # NaN: exp32(NaN) is NaN, so large is too
+    return small if a < _TANH_SMALL else large
 
 
 @njit(**JIT_EXACT)
