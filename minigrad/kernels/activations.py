@@ -3,11 +3,11 @@ import numpy as np
 from numba import njit
 
 from minigrad.blocks import for_blocks
-from minigrad.kernels import JIT, JIT_EXACT
+from minigrad.kernels import JIT_EXACT
 from minigrad.kernels.fmath import exp32, log32, log_sigmoid32, max32, sigmoid32, tanh32
+from minigrad.kernels.rows import dot, exp_rows
 
 BLOCK = 1 << 20  # elements per block (a thread's unit of work): handing one to another thread costs ~100 us here
-CHUNK = 64  # row sums in float32 over this many terms, then in float64
 
 
 @njit(**JIT_EXACT)
@@ -71,27 +71,6 @@ def elementwise_grad(name, x, y, gy):
     return gx
 
 
-@njit(**JIT)
-def _row_sum_exp(xr, m, er):
-    """er[c] = exp(xr[c] - m) (float32); returns their sum in float64, from float32 sums over CHUNK terms."""
-    n = xr.size
-    full = n - n % CHUNK
-    total = 0.0
-    for lo in range(0, full, CHUNK):  # a constant trip count: the inner loop vectorizes
-        part = np.float32(0.0)
-        for c in range(lo, lo + CHUNK):
-            e = exp32(xr[c] - m)
-            er[c] = e
-            part += e
-        total += part
-    part = np.float32(0.0)
-    for c in range(full, n):
-        e = exp32(xr[c] - m)
-        er[c] = e
-        part += e
-    return total + part
-
-
 @njit(**JIT_EXACT)
 def _softmax_rows(x, y, log):
     """Softmax (log=False) or log_softmax (log=True) of each row x[i, j] (x, y: (n, S, C)) into y."""
@@ -100,7 +79,7 @@ def _softmax_rows(x, y, log):
         for j in range(s_len):
             xr, yr = x[i, j], y[i, j]
             m = max32(xr)
-            s = _row_sum_exp(xr, m, yr)
+            s = exp_rows(xr, m, yr)
             if log:  # x - max - log(sum): no cancellation, exact for logits of any size
                 b = np.float32(np.log(s))
                 for c in range(c_len):
@@ -111,40 +90,6 @@ def _softmax_rows(x, y, log):
                     yr[c] *= a
 
 
-@njit(**JIT)
-def _row_dot(gr, yr):
-    """sum_c gr[c] yr[c] in float64, from float32 sums over CHUNK terms."""
-    n = gr.size
-    full = n - n % CHUNK
-    total = 0.0
-    for lo in range(0, full, CHUNK):  # a constant trip count: the inner loop vectorizes
-        part = np.float32(0.0)
-        for c in range(lo, lo + CHUNK):
-            part += gr[c] * yr[c]
-        total += part
-    part = np.float32(0.0)
-    for c in range(full, n):
-        part += gr[c] * yr[c]
-    return total + part
-
-
-@njit(**JIT)
-def _row_sum(gr):
-    """sum_c gr[c] in float64, from float32 sums over CHUNK terms."""
-    n = gr.size
-    full = n - n % CHUNK
-    total = 0.0
-    for lo in range(0, full, CHUNK):
-        part = np.float32(0.0)
-        for c in range(lo, lo + CHUNK):
-            part += gr[c]
-        total += part
-    part = np.float32(0.0)
-    for c in range(full, n):
-        part += gr[c]
-    return total + part
-
-
 @njit(**JIT_EXACT)
 def _softmax_grad_rows(y, gy, gx, log):
     """The plain backward of softmax (gx = y (gy - sum(gy y))) or log_softmax (gx = gy - exp(y) sum(gy)) per row."""
@@ -152,7 +97,7 @@ def _softmax_grad_rows(y, gy, gx, log):
     for i in range(n):
         for j in range(s_len):
             yr, gr, gxr = y[i, j], gy[i, j], gx[i, j]
-            t = np.float32(_row_sum(gr) if log else _row_dot(gr, yr))
+            t = np.float32(dot(gr, None) if log else dot(gr, yr))
             if log:
                 for c in range(c_len):
                     gxr[c] = gr[c] - exp32(yr[c]) * t

@@ -4,23 +4,26 @@ import math
 import numpy as np
 from numba import njit
 
-from minigrad.kernels import JIT, JIT_EXACT
-from minigrad.kernels.fmath import cast, exp, log1p, zero
+from minigrad.kernels import JIT
+from minigrad.kernels.fmath import cast, exp, log1p
 
 BLOCK = 1 << 20  # elements per block: handing a block to another thread costs about 100 us here
-CHUNK = 64  # sums of the losses run in the input's dtype over this many terms (so they vectorize), then in float64
+CHUNK = 64  # the losses' sums run in the input's dtype over this many terms (so they vectorize), then float64
 
 
-@njit(**JIT_EXACT)
-def _span(x, y, w, pw, k, k0, out, g, i, lo, hi):
-    """Elements lo:hi of row i (see bce_rows): their losses into out[c - lo], their gradient into g[i] unless g is
-    None. The arguments that are None select a version compiled without their terms. Without reassoc: the loss
-    is max(x, 0) - x y first, exactly 0 for y = 1 and x >> 0, then plus log(1 + exp(-|x|)), which may be tiny."""
+@njit(**JIT, inline="always")
+def _span(x, y, w, pw, k, k0, loss, g, i, lo, hi):
+    """Elements lo:hi of row i (see bce_rows); returns the sum of their losses when loss is None."""
     zero, one = cast(x, 0.0), cast(x, 1.0)
+    part = zero
     for c in range(lo, hi):
         xi, yi = x[i, c], y[i, c]
         e = exp(-abs(xi))  # never overflows: both the loss's log1p and sigmoid are built from it
-        li = (xi if xi > zero else zero) - xi * yi
+        # max(x, 0) - x y as x (1 - y) or -x y: a product, exactly 0 for y = 1 and x > 0 (or y = 0 and x < 0),
+        # so that reassociating its sum with a tiny log1p below cannot make a cancellation; a - a (0, or NaN
+        # for an infinite x y) gives +inf logits the NumPy path's inf - inf
+        a = xi * yi
+        li = xi * (one - yi) + (a - a) if xi > zero else -a
         pm1y = zero
         if pw is not None:  # (pw - 1) y min(x, 0) only with a pos_weight: it is NaN for x = -inf
             pm1y = (pw[i, c] - one) * yi
@@ -28,20 +31,15 @@ def _span(x, y, w, pw, k, k0, out, g, i, lo, hi):
         li += (one + pm1y) * log1p(e)
         if w is not None:
             li *= w[i, c]
-        out[c - lo] = li
+        if loss is not None:
+            loss[i, c] = li
+        else:
+            part += li
         if g is not None:
             s = (one if xi >= zero else e) / (one + e)
             gi = ((one + pm1y) * s - (yi + pm1y)) * (k0 if k is None else k[i, c])  # (pw y + 1 - y) s - pw y
             g[i, c] = gi * w[i, c] if w is not None else gi
-
-
-@njit(**JIT)
-def _sum(a):
-    """sum(a) in a's dtype (a: a chunk of losses), in any order."""
-    total = zero(a)
-    for c in range(a.size):
-        total += a[c]
-    return total
+    return part
 
 
 @njit(**JIT)
@@ -49,17 +47,15 @@ def bce_rows(x, y, w, pw, k, k0, loss, g):
     """Over the rows of 2-d x and y (w, pw: of x's shape, or None): the losses
     w [max(x, 0) - x y - (pw - 1) y min(x, 0) + (1 + (pw - 1) y) log(1 + exp(-|x|))] into loss, or, when loss is
     None, their sum returned in float64; the gradient k w [(pw y + 1 - y) sigmoid(x) - pw y] into g unless g is
-    None (k: of x's shape, or None for the number k0 everywhere)."""
+    None (k: of x's shape, or None for the number k0 everywhere). The arguments that are None select a version
+    compiled without their terms."""
     n, c_len = x.shape
-    scratch = np.empty(CHUNK, x.dtype)
+    full = c_len - c_len % CHUNK
     total = 0.0
     for i in range(n):
-        for lo in range(0, c_len, CHUNK):
-            hi = min(lo + CHUNK, c_len)
-            out = scratch if loss is None else loss[i, lo:hi]
-            _span(x, y, w, pw, k, k0, out, g, i, lo, hi)
-            if loss is None:
-                total += _sum(scratch[:hi - lo])
+        for lo in range(0, full, CHUNK):  # a constant trip count: the loop vectorizes
+            total += _span(x, y, w, pw, k, k0, loss, g, i, lo, lo + CHUNK)
+        total += _span(x, y, w, pw, k, k0, loss, g, i, full, c_len)
     return total
 
 

@@ -6,33 +6,11 @@ from numba import njit
 
 from minigrad.blocks import for_blocks
 from minigrad.kernels import JIT, JIT_EXACT
-from minigrad.kernels.fmath import cast, exp, row_max, zero
+from minigrad.kernels.fmath import cast, row_max
+from minigrad.kernels.rows import exp_rows
 
 BLOCK = 1 << 20  # elements per block of rows: handing a block to another thread costs about 100 us here
-# The loops that sum run with reassoc (JIT: so they vectorize), the arithmetic around them without (JIT_EXACT):
-# x - max - log(sum) must not become x - (max + log(sum)), which loses log(sum) beside a large max.
-CHUNK = 64  # sums of exp run in the logits' dtype over this many terms (so they vectorize), then in float64
-
-
-@njit(**JIT)
-def _exp_rows(xr, m, er):
-    """er[c] = exp(xr[c] - m); returns sum_c er[c] in float64."""
-    n = xr.size
-    full = n - n % CHUNK
-    total = 0.0
-    for lo in range(0, full, CHUNK):  # a constant trip count: the inner loop vectorizes
-        part = zero(xr)
-        for c in range(lo, lo + CHUNK):
-            e = exp(xr[c] - m)
-            er[c] = e
-            part += e
-        total += part
-    part = zero(xr)
-    for c in range(full, n):
-        e = exp(xr[c] - m)
-        er[c] = e
-        part += e
-    return total + part
+# The sums (kernels.rows) run with reassoc, so they vectorize; the arithmetic around them without (JIT_EXACT).
 
 
 @njit(**JIT_EXACT)
@@ -56,7 +34,7 @@ def index_rows(x, t, wt, mass, valid, k, w, eps, loss, g):
             xr = x[i, j]
             gr = g[i, j] if g.shape[0] else er
             m = row_max(xr)
-            s = _exp_rows(xr, m, gr)
+            s = exp_rows(xr, m, gr)
             ti = t[i, j]
             zq = (1 - eps) * wt[i, j] * (xr[ti] - m)
             if eps:  # only then do class weights enter (the weight of a class no target uses may be inf)
@@ -90,7 +68,7 @@ def prob_rows(x, q, k, w, eps, loss, g):
             xr, qr = x[i, j], q[i, j]
             gr = g[i, j] if g.shape[0] else er
             m = row_max(xr)
-            s = _exp_rows(xr, m, gr)
+            s = exp_rows(xr, m, gr)
             mass = zq = 0.0
             for c in range(c_len):
                 p = (w[c] if w.size else 1.0) * ((1 - eps) * qr[c] + smooth)
@@ -175,7 +153,7 @@ def plain_rows(x, t, ignore, mean, g):
         tc = ti if valid else 0
         gr = g[i] if g.shape[0] else er
         m = row_max(xr)
-        s = _exp_rows(xr, m, gr)
+        s = exp_rows(xr, m, gr)
         if valid:
             total += math.log(s) - (xr[tc] - m)
         if g.shape[0]:

@@ -95,10 +95,6 @@ def log(x):
     """log(x) in the kernels: log32 for float32, libm for float64."""
 
 
-def softplus_neg_abs(x):
-    """log(1 + exp(-|x|)) in the kernels, in (0, log 2]."""
-
-
 @overload(exp, jit_options={"nogil": True})
 def _exp(x):
     if x == types.float32:
@@ -111,13 +107,6 @@ def _log(x):
     if x == types.float32:
         return lambda x: log32(x)
     return lambda x: math.log(x)
-
-
-@overload(softplus_neg_abs, jit_options={"nogil": True})
-def _softplus_neg_abs(x):
-    if x == types.float32:
-        return lambda x: log1p32(exp32(-abs(x)))
-    return lambda x: math.log1p(math.exp(-abs(x)))
 
 
 _SIGN32 = np.int32(0x7FFFFFFF)
