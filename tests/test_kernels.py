@@ -311,7 +311,8 @@ def test_a_second_backward_without_the_buffer_gives_the_same_gradient():
 
 ACTIVATIONS = {"exp": F.exp, "log": F.log, "tanh": F.tanh, "sigmoid": F.sigmoid, "log_sigmoid": F.log_sigmoid,
                "softmax": F.softmax, "log_softmax": F.log_softmax, "softmax axis 0": lambda v: F.softmax(v, axis=0),
-               "log_softmax axis 2": lambda v: F.log_softmax(v, axis=2)}
+               "log_softmax axis 2": lambda v: F.log_softmax(v, axis=2), "logsumexp": F.logsumexp,
+               "logsumexp axis 0 kept": lambda v: F.logsumexp(v, axis=0, keepdims=True)}
 
 
 def _activation_input(name, shape, rng, layout="C"):
@@ -327,14 +328,14 @@ def _activation_input(name, shape, rng, layout="C"):
 def test_activation_kernels_equal_the_numpy_path(name, layout, monkeypatch):
     from minigrad.kernels import activations
     calls = []
-    for fn in ("elementwise", "softmax"):
+    for fn in ("elementwise", "softmax", "logsumexp"):
         real = getattr(activations, fn)
         monkeypatch.setattr(activations, fn, lambda *a, real=real: calls.append(1) or real(*a))
     rng = np.random.default_rng(25)
     for shape in [(37, 19), (2, 5, 3, 4), (1, 1)][1:2] if name.endswith("axis 2") else [(37, 19), (2, 5, 3, 4), (1, 1)]:
         x = _activation_input(name, shape, rng, layout)
         fn = ACTIVATIONS[name]
-        gy = np.random.default_rng(1).standard_normal(shape).astype(np.float32)
+        gy = np.random.default_rng(1).standard_normal(fn(x).shape).astype(np.float32)
         got = _run(lambda v, t: fn(v), x, None, {}, gy, True, second=True)
         want = _run(lambda v, t: fn(v), x, None, {}, gy, False, second=True)
         for a, b in zip(got, want):
@@ -342,7 +343,8 @@ def test_activation_kernels_equal_the_numpy_path(name, layout, monkeypatch):
     assert calls
 
 
-@pytest.mark.parametrize("name", ["exp", "log", "tanh", "sigmoid", "log_sigmoid", "softmax", "log_softmax"])
+@pytest.mark.parametrize("name", ["exp", "log", "tanh", "sigmoid", "log_sigmoid", "softmax", "log_softmax",
+                                  "logsumexp"])
 def test_activation_kernels_give_the_numpy_paths_nan_and_inf(name):
     x = np.array([[np.nan, 1.0, 2.0], [np.inf, 0.5, -1.0], [-np.inf, 3.0, 0.0], [-np.inf, -np.inf, -np.inf]],
                  np.float32)

@@ -106,6 +106,22 @@ def _softmax_grad_rows(y, gy, gx, log):
                     gxr[c] = yr[c] * (gr[c] - t)
 
 
+@njit(**JIT_EXACT)
+def _logsumexp_rows(x, y):
+    """y[i, j] = log(sum_c exp(x[i, j, c])) for x (n, S, C): max + log(sum exp(x - max)); -inf for a row of -inf,
+    inf with a +inf, NaN with a NaN."""
+    n, s_len, c_len = x.shape
+    er = np.empty(c_len, x.dtype)
+    for i in range(n):
+        for j in range(s_len):
+            xr = x[i, j]
+            m = max32(xr)
+            if m == -np.inf or m == np.inf:  # x - m would be inf - inf: log(sum(exp(x))) as it is, -inf or inf
+                y[i, j] = np.float32(np.log(exp_rows(xr, np.float32(0.0), er)))
+                continue
+            y[i, j] = m + np.float32(np.log(exp_rows(xr, m, er)))
+
+
 def _rows(a, axis):
     """a viewed as rows (n, S, C) along axis: C the axis, n the axes before it, S those after."""
     n = int(np.prod(a.shape[:axis], dtype=np.int64))
@@ -130,3 +146,15 @@ def softmax_grad(y, gy, axis, log):
     for_blocks(lambda lo, hi: _softmax_grad_rows(yr[lo:hi], gr[lo:hi], gxr[lo:hi], log), yr.shape[0],
                yr[0].size if len(yr) else 1, np, BLOCK)
     return gx
+
+
+def logsumexp(x, axis):
+    """logsumexp of the float32 array x along one axis, with the axis kept (as 1)."""
+    x = np.ascontiguousarray(x)
+    shape = list(x.shape)
+    shape[axis] = 1
+    y = np.empty(shape, x.dtype)
+    xr, yr = _rows(x, axis), _rows(y, axis)[:, :, 0]
+    for_blocks(lambda lo, hi: _logsumexp_rows(xr[lo:hi], yr[lo:hi]), xr.shape[0], xr[0].size if len(xr) else 1, np,
+               BLOCK)
+    return y

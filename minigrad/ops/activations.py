@@ -72,7 +72,11 @@ class LogSumExp(_AlongAxis):
 
     def compute(self, x):
         self.x_shape = x.shape
-        y = numerics.logsumexp(x, self.ax)
+        if len(self.axes) == 1 and kernels.fused_float32(x):
+            from minigrad.kernels.activations import logsumexp as compiled
+            y = compiled(x, self.axes[0])
+        else:
+            y = numerics.logsumexp(x, self.ax)
         return y if self.keepdims else y.reshape([s for i, s in enumerate(x.shape) if i not in self.axes])
 
     def backward(self, gy):
