@@ -367,3 +367,25 @@ def test_the_float32_activations_are_within_a_few_ulp(which):
             "log_sigmoid32": np.minimum(g, 0) - np.log1p(np.exp(-np.abs(g)))}[which].astype(np.float32)
     ulps = np.abs(got.view(np.int32).astype(np.int64) - want.view(np.int32).astype(np.int64))
     assert ulps.max() <= 3, (grid[ulps.argmax()], got[ulps.argmax()], want[ulps.argmax()])
+
+
+def test_linear_cross_entropy_rows_on_the_kernels(monkeypatch):
+    calls = []
+    real = kce.index_block
+    monkeypatch.setattr(kce, "index_block", lambda *a: calls.append(1) or real(*a))
+    rng = np.random.default_rng(26)
+    x, W = rng.standard_normal((9, 4)).astype(np.float32), rng.standard_normal((4, 7)).astype(np.float32)
+    b, t = rng.standard_normal(7).astype(np.float32), np.array([0, 3, -100, 6, 1, 1, 2, 5, 4])
+    for options in ({}, {"label_smoothing": 0.2, "weight": rng.uniform(0.5, 2, 7).astype(np.float32)},
+                    {"reduction": "none", "chunk_size": 2}):
+        got, want = [], []
+        for kernels, out in ((True, got), (False, want)):
+            with mg.using_config("cpu_kernels", kernels):
+                xs = [mg.Variable(a) for a in (x, W, b)]
+                y = F.linear_cross_entropy(xs[0], xs[1], t, xs[2], **options)
+                gy = np.linspace(0.5, 1.5, y.size, dtype=np.float32).reshape(y.shape)
+                y.backward(gy)
+                out += [y.data] + [v.grad.data for v in xs]
+        for a, c in zip(got, want):
+            np.testing.assert_allclose(a, c, rtol=2e-5, atol=2e-6)
+    assert calls

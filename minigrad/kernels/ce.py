@@ -25,7 +25,8 @@ def _weighted_sum(xr, m, w):
 @njit(**JIT_EXACT)
 def index_rows(x, t, wt, mass, valid, k, w, eps, loss, g):
     """Class-index cross entropy of the rows x[i, j] (x: (n, S, C)): loss[i, j] and, when g is not empty, the
-    gradient g[i, j] = k (mass softmax - P) with P = (1 - eps) wt onehot(t) + (eps / C) w (docs/losses.md)."""
+    gradient g[i, j] = k (mass softmax - P) with P = (1 - eps) wt onehot(t) + (eps / C) w (docs/losses.md).
+    g may be x itself: each row is read before it is written."""
     n, s_len, c_len = x.shape
     er = np.empty(c_len, x.dtype)
     smooth = eps / c_len
@@ -34,11 +35,11 @@ def index_rows(x, t, wt, mass, valid, k, w, eps, loss, g):
             xr = x[i, j]
             gr = g[i, j] if g.shape[0] else er
             m = row_max(xr)
-            s = exp_rows(xr, m, gr)
             ti = t[i, j]
-            zq = (1 - eps) * wt[i, j] * (xr[ti] - m)
+            zq = (1 - eps) * wt[i, j] * (xr[ti] - m)  # before exp_rows: g may be x itself
             if eps:  # only then do class weights enter (the weight of a class no target uses may be inf)
                 zq += smooth * _weighted_sum(xr, m, w)
+            s = exp_rows(xr, m, gr)
             loss[i, j] = mass[i, j] * math.log(s) - zq if valid[i, j] else 0
             if not g.shape[0]:
                 continue
@@ -123,6 +124,17 @@ def cross_entropy(call, x, q, k):
 
     for_blocks(block, lay.view[0], lay.row_size, np, BLOCK)
     return loss, (g if k is not None else None)
+
+
+def index_block(call, z, lo, hi, k, loss):
+    """The loss terms of rows lo:hi of a class-index CrossEntropyCall from z, their (hi - lo, C) logits, into loss
+    ((hi - lo, 1)); given k (the rows' gradient scale, (hi - lo, 1)), z becomes their gradient in place."""
+    tg, dtype = call.targets, z.dtype
+    w = call.w.astype(dtype, copy=False) if call.w is not None else np.empty(0, dtype)
+    rows = z[:, None, :]
+    index_rows(rows, tg.t[lo:hi], tg.wt[lo:hi].astype(dtype, copy=False), call.mass[lo:hi].astype(dtype, copy=False),
+               tg.valid[lo:hi], np.zeros((hi - lo, 1), dtype) if k is None else np.asarray(k, dtype), w, call.eps,
+               loss, rows if k is not None else np.empty((0, 0, 0), dtype))
 
 
 @njit(**JIT)
