@@ -26,13 +26,14 @@ from minigrad.ops.elementwise import (
 from minigrad.ops.linear import linear, matmul
 from minigrad.ops.normalization import batch_norm
 from minigrad.ops.pooling import average_pooling, max_pooling, pooling
+from minigrad.ops.recurrent import lstm_cell
 from minigrad.ops.reductions import max, mean, min, sum
 from minigrad.ops.shaping import broadcast_to, copy, embed_id, get_item, reshape, sum_to, transpose
 
 __all__ = ["abs", "accuracy", "add", "astype", "average_pooling", "batch_norm", "binary_cross_entropy",
            "binary_cross_entropy_with_logits", "broadcast_to", "clip", "col2im", "conv2d", "copy", "cos",
            "cross_entropy", "deconv2d", "div", "dropout", "embed_id", "exp", "get_item", "im2col", "leaky_relu",
-           "linear", "linear_cross_entropy", "log", "log_sigmoid", "log_softmax", "logsumexp", "matmul", "max",
+           "lstm_cell", "linear", "linear_cross_entropy", "log", "log_sigmoid", "log_softmax", "logsumexp", "matmul", "max",
            "max_pooling", "mean",
            "mean_squared_error", "min", "mul", "neg", "nll_loss", "pooling", "pow", "relu", "reshape", "sigmoid",
            "sigmoid_bce",

@@ -229,11 +229,7 @@ class LSTM(Layer):
         z = self.x2g(x)
         if self.h is not None:
             z = z + self.h2g(self.h)
-        n = self.hidden_size
-        f, i, o = (F.sigmoid(z[:, k * n:(k + 1) * n]) for k in range(3))
-        u = F.tanh(z[:, 3 * n:])
-        c = i * u if self.c is None else f * self.c + i * u
-        self.h, self.c = o * F.tanh(c), c
+        self.h, self.c = F.lstm_cell(z, self.c)  # one Function: the gates, c and h (docs/kernels.md)
         return self.h
 
 

@@ -100,6 +100,11 @@ def _ce_grad(x, gy, *q, t=None, w=None, ignore_index=-100, reduction="mean", eps
     return ce.SoftmaxCrossEntropyGrad(call)(x, gy, *q)
 
 
+def _h_and_c(hc):
+    """One output from the LSTM cell's two: h + c / 2 (so both take a gradient)."""
+    return hc[0] + hc[1] * 0.5
+
+
 def _bce_grad(x, gy, y, *, reduction="mean", w=None, pw=None):
     """SigmoidBCEGrad called directly."""
     w, pw = (None if a is None else _on(x, a) for a in (w, pw))
@@ -188,6 +193,9 @@ SPECS = [
     Spec("NLLLossGrad", lambda gy: _nll_grad(gy, (4, 3), _on(gy, [2, 0, -100, 2]), _on(gy, [1.0, 2.0, 3.0]), "none"),
          _n(4)),
     Spec("LogSigmoid", F.log_sigmoid, lambda rng: (rng.standard_normal((3, 4)) * 3,)),
+    Spec("LSTMCell", lambda z, c: _h_and_c(F.lstm_cell(z, c)), lambda rng: (rng.standard_normal((3, 8)) * 2,
+                                                                            rng.standard_normal((3, 2)))),
+    Spec("LSTMCell", lambda z: _h_and_c(F.lstm_cell(z)), _n(3, 8), "first step"),
     Spec("AsType", lambda x: F.astype(F.astype(x, np.float64), x.dtype), _n(3, 4), "float64 and back"),
     Spec("SoftmaxCrossEntropy", lambda x: F.softmax_cross_entropy(x, _on(x, T2), ignore_index=5), _n(4, 3),
          "class indices, ignore_index 5"),

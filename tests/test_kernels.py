@@ -389,3 +389,27 @@ def test_linear_cross_entropy_rows_on_the_kernels(monkeypatch):
         for a, c in zip(got, want):
             np.testing.assert_allclose(a, c, rtol=2e-5, atol=2e-6)
     assert calls
+
+
+@pytest.mark.parametrize("first", [False, True], ids=["with c_prev", "first step"])
+def test_the_lstm_cell_kernel_equals_the_numpy_path(first, monkeypatch):
+    from minigrad.kernels import activations
+    calls = []
+    for fn in ("lstm", "lstm_grad"):
+        real = getattr(activations, fn)
+        monkeypatch.setattr(activations, fn, lambda *a, real=real: calls.append(1) or real(*a))
+    rng = np.random.default_rng(27)
+    z = (rng.standard_normal((7, 20)) * 4).astype(np.float32)
+    z[0, :4] = [60.0, -60.0, np.inf, -np.inf]
+    cp = None if first else rng.standard_normal((7, 5)).astype(np.float32)
+    gh, gc = rng.standard_normal((7, 5)).astype(np.float32), rng.standard_normal((7, 5)).astype(np.float32)
+    results = []
+    for kernels in (True, False):
+        with mg.using_config("cpu_kernels", kernels):
+            zv, cv = mg.Variable(z), None if cp is None else mg.Variable(cp)
+            h, c = F.lstm_cell(zv, cv)
+            (F.sum(h * gh) + F.sum(c * gc)).backward()
+            results.append([h.data, c.data, zv.grad.data] + ([] if cv is None else [cv.grad.data]))
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-6, equal_nan=True)
+    assert len(calls) == 2

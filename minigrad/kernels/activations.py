@@ -158,3 +158,70 @@ def logsumexp(x, axis):
     for_blocks(lambda lo, hi: _logsumexp_rows(xr[lo:hi], yr[lo:hi]), xr.shape[0], xr[0].size if len(xr) else 1, np,
                BLOCK)
     return y
+
+
+@njit(**JIT_EXACT)
+def _sigmoids(x):
+    """sigmoid(x) and sigmoid(-x), both from one e = exp(-|x|): each accurate in its tail."""
+    e = exp32(-abs(x))
+    one = np.float32(1.0)
+    return ((one if x >= 0 else e) / (one + e)), ((e if x >= 0 else one) / (one + e))
+
+
+@njit(**JIT_EXACT)
+def lstm_forward(z, cp, h, c):
+    """The LSTM cell from its gates' pre-activations z (n, 4H), columns f, i, o, u, and the previous cell cp (n, H)
+    or None: c = f cp + i u, h = o tanh(c), with f, i, o sigmoids and u a tanh."""
+    n, hidden = c.shape
+    for r in range(n):
+        for j in range(hidden):
+            f, i, o = sigmoid32(z[r, j]), sigmoid32(z[r, hidden + j]), sigmoid32(z[r, 2 * hidden + j])
+            cc = i * tanh32(z[r, 3 * hidden + j])
+            if cp is not None:
+                cc += f * cp[r, j]
+            c[r, j] = cc
+            h[r, j] = o * tanh32(cc)
+
+
+@njit(**JIT_EXACT)
+def lstm_backward(z, cp, c, gh, gc, gz, gcp):
+    """The gradients of lstm_forward: gz (n, 4H) and, unless gcp is None, gcp (n, H), from gh and gc (either may be
+    None: no gradient reached that output)."""
+    n, hidden = c.shape
+    one = np.float32(1.0)
+    for r in range(n):
+        for j in range(hidden):
+            f, f_ = _sigmoids(z[r, j])
+            i, i_ = _sigmoids(z[r, hidden + j])
+            o, o_ = _sigmoids(z[r, 2 * hidden + j])
+            u = tanh32(z[r, 3 * hidden + j])
+            tc = tanh32(c[r, j])
+            ghv = gh[r, j] if gh is not None else np.float32(0.0)
+            gcv = (gc[r, j] if gc is not None else np.float32(0.0)) + ghv * o * (one - tc * tc)
+            gz[r, j] = gcv * cp[r, j] * f * f_ if cp is not None else np.float32(0.0)
+            gz[r, hidden + j] = gcv * u * i * i_
+            gz[r, 2 * hidden + j] = ghv * tc * o * o_
+            gz[r, 3 * hidden + j] = gcv * i * (one - u * u)
+            if gcp is not None:
+                gcp[r, j] = gcv * f
+
+
+def lstm(z, cp):
+    """h, c of the LSTM cell for float32 z (n, 4H) and cp (n, H) or None."""
+    z = np.ascontiguousarray(z)
+    shape = (len(z), z.shape[1] // 4)
+    h, c = np.empty(shape, z.dtype), np.empty(shape, z.dtype)
+    for_blocks(lambda lo, hi: lstm_forward(z[lo:hi], None if cp is None else cp[lo:hi], h[lo:hi], c[lo:hi]),
+               len(z), z.shape[1], np, BLOCK)
+    return h, c
+
+
+def lstm_grad(z, cp, c, gh, gc):
+    """gz and (unless cp is None) gcp of the LSTM cell, for float32 arrays; gh, gc may be None."""
+    gz = np.empty(z.shape, z.dtype)
+    gcp = None if cp is None else np.empty(cp.shape, z.dtype)
+    for_blocks(lambda lo, hi: lstm_backward(z[lo:hi], None if cp is None else cp[lo:hi], c[lo:hi],
+                                            None if gh is None else gh[lo:hi], None if gc is None else gc[lo:hi],
+                                            gz[lo:hi], None if gcp is None else gcp[lo:hi]),
+               len(z), z.shape[1], np, BLOCK)
+    return gz, gcp

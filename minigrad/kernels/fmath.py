@@ -87,26 +87,22 @@ def log1p32(u):
     return log32(w) + (u - (w - _ONE)) / w
 
 
-def exp(x):
-    """exp(x) in the kernels: exp32 for float32, libm for float64."""
+def _float32_or_libm(f32, libm, doc):
+    """A function callable in the kernels: f32 for a float32 argument, libm otherwise."""
+    def stub(x):
+        raise TypeError("a kernel helper: call it from compiled code")
+    stub.__doc__ = doc
+
+    @overload(stub, jit_options={"nogil": True})
+    def _impl(x):
+        if x == types.float32:
+            return lambda x: f32(x)
+        return lambda x: libm(x)
+    return stub
 
 
-def log(x):
-    """log(x) in the kernels: log32 for float32, libm for float64."""
-
-
-@overload(exp, jit_options={"nogil": True})
-def _exp(x):
-    if x == types.float32:
-        return lambda x: exp32(x)
-    return lambda x: math.exp(x)
-
-
-@overload(log, jit_options={"nogil": True})
-def _log(x):
-    if x == types.float32:
-        return lambda x: log32(x)
-    return lambda x: math.log(x)
+exp = _float32_or_libm(exp32, math.exp, "exp(x) in the kernels: exp32 for float32, libm for float64.")
+log = _float32_or_libm(log32, math.log, "log(x) in the kernels: log32 for float32, libm for float64.")
 
 
 _SIGN32 = np.int32(0x7FFFFFFF)
@@ -166,15 +162,7 @@ def _cast(a, v):
     return lambda a, v: np.float64(v)
 
 
-def log1p(x):
-    """log(1 + x) for x >= 0 in the kernels: log1p32 for float32, libm for float64."""
-
-
-@overload(log1p, jit_options={"nogil": True})
-def _log1p(x):
-    if x == types.float32:
-        return lambda x: log1p32(x)
-    return lambda x: math.log1p(x)
+log1p = _float32_or_libm(log1p32, math.log1p, "log(1 + x) for x >= 0 in the kernels: log1p32 or libm.")
 
 
 _T4, _T3, _T2 = F32(-5.70498872745e-3), F32(2.06390887954e-2), F32(-5.37397155531e-2)
