@@ -34,3 +34,17 @@ def fused_float32(x):
     """True when the array x goes to a float32 elementwise kernel: a non-empty float32 NumPy array (float64 stays
     with NumPy, whose vectorized libm is as fast and accurate), numba installed, Config.cpu_kernels on."""
     return type(x) is np.ndarray and x.dtype == DTYPES[0] and x.size and Config.cpu_kernels and installed()
+
+
+_MODULES = {}
+
+
+def call(module, name):
+    """The kernel `name` of minigrad.kernels.<module>, its module imported on first use (numba with it) and kept:
+    an import statement costs about half a microsecond per call, a dict lookup a tenth of that."""
+    try:
+        found = _MODULES[module]
+    except KeyError:
+        import importlib
+        found = _MODULES[module] = importlib.import_module(f"minigrad.kernels.{module}")
+    return getattr(found, name)

@@ -198,11 +198,13 @@ class KernelSigmoidBCE(Function):
         self.y, self.mean, self.wanted = y, mean, wanted
 
     def forward(self, x):
-        from minigrad.kernels.bce import plain_sum
-        rows = (1, x.size) if x.ndim < 2 else (-1, x.shape[-1])
         k = x.dtype.type(1 / x.size if self.mean else 1)  # the coefficient Reduction.of_count makes
         g = np.empty(x.shape, x.dtype) if self.wanted and Config.enable_backprop else None
-        total = plain_sum(x.reshape(rows), self.y.reshape(rows), None if g is None else g.reshape(rows), k)
+        y = self.y
+        if x.ndim != 2:  # the kernel takes rows
+            rows = (1, x.size) if x.ndim < 2 else (-1, x.shape[-1])
+            x, y = x.reshape(rows), y.reshape(rows)
+        total = kernels.call("bce", "plain_sum")(x, y, None if g is None else g.reshape(x.shape), k)
         self.grad_buffer = g
         return np.asarray(total * k, x.dtype)
 
