@@ -86,9 +86,9 @@ class SigmoidBCE(Function):
             return red.reduce(loss) if red.keeps_positions else red.finish(loss.astype(x.dtype))
         red = st.reduction
         if kernels.fused(x):  # one compiled pass; the gradient for gy = 1 of a reduced loss made when recording
-            from minigrad.kernels.bce import sigmoid_bce
             grad = Config.enable_backprop and not red.keeps_positions
-            loss, self.grad_buffer = sigmoid_bce(st, x, y, red.coef if grad else None, red.keeps_positions)
+            loss, self.grad_buffer = kernels.call("bce", "sigmoid_bce")(st, x, y, red.coef if grad else None,
+                                                                        red.keeps_positions)
             return red.reduce(loss) if red.keeps_positions else red.finish(loss)
         out = xp.empty(st.shape or (1,), dtype=x.dtype) if red.keeps_positions else None
         # Recording a reduced loss: each block's gradient for gy = 1 is made while the block is in cache, from the
@@ -158,8 +158,7 @@ class SigmoidBCEGrad(Function):
                 gx *= gy
             return gx
         if kernels.fused(x):
-            from minigrad.kernels.bce import sigmoid_bce
-            return sigmoid_bce(st, x, y, st.reduction.scale(gy), False)[1]
+            return kernels.call("bce", "sigmoid_bce")(st, x, y, st.reduction.scale(gy), False)[1]
         gx = xp.empty(st.shape or (1,), dtype=x.dtype)
 
         def block(lo, hi, x, k, y, w, pw):

@@ -141,8 +141,8 @@ class SoftmaxCrossEntropy(Function):
             loss, self.lse = cross_entropy(x, q, cl.targets, cl.w, cl.eps, cl.mass)
             return cl.reduction.reduce(loss)
         if kernels.fused(x):  # one compiled pass per row; the gradient for gy = 1 made when recording a graph
-            from minigrad.kernels.ce import cross_entropy
-            loss, self.grad_buffer = cross_entropy(cl, x, q, cl.reduction.coef if Config.enable_backprop else None)
+            loss, self.grad_buffer = kernels.call("ce", "cross_entropy")(
+                cl, x, q, cl.reduction.coef if Config.enable_backprop else None)
             return cl.reduction.reduce(loss)
         # Recording a graph: exp(x - max) of each block becomes the gradient for gy = 1 while the block
         # is in cache, in the one logits-sized buffer that the backward scales by gy (or hands out).
@@ -205,8 +205,7 @@ class SoftmaxCrossEntropyGrad(Function):
         if g is not None and red.is_unit(gy):
             return g.reshape(lay.x_shape)
         if g is None and kernels.fused(x):
-            from minigrad.kernels.ce import cross_entropy
-            return cross_entropy(cl, x, q, red.scale(gy))[1].reshape(lay.x_shape)
+            return kernels.call("ce", "cross_entropy")(cl, x, q, red.scale(gy))[1].reshape(lay.x_shape)
         unit = g is not None
         if unit:
             k = xp.broadcast_to(red.expand(gy), lay.kept)
@@ -294,9 +293,8 @@ def _common(x, t, weight, ignore_index, reduction, label_smoothing):
     mean = scalar_mode(reduction)
     if mean is None:
         return None
-    from minigrad.kernels.ce import first_bad_target
     t = t.astype(np.intp, copy=False)  # signed: a value stays itself (unsigned targets go the general way)
-    if first_bad_target(t, data.shape[1], ignore_index) >= 0:
+    if kernels.call("ce", "first_bad_target")(t, data.shape[1], ignore_index) >= 0:
         return None
     return KernelCrossEntropy(t, ignore_index, mean, isinstance(x, Variable) and x.requires_grad)(x)
 

@@ -62,8 +62,6 @@ class LinearCrossEntropy(Function):
         coef = None if coef is None else xp.broadcast_to(coef, (n, 1))
         z = xp.empty((min(self.rows, n), v), dtype=x.dtype)
         compiled = kernels.fused(z)  # the rows on the CPU kernels (docs/kernels.md)
-        if compiled:
-            from minigrad.kernels.ce import index_block
         tmp = xp.empty((d, min(SLICE, v)), dtype=x.dtype) if gW is not None else None
         for lo in range(0, n, self.rows):
             hi = min(lo + self.rows, n)
@@ -75,7 +73,7 @@ class LinearCrossEntropy(Function):
             def rows(a, c, lo=lo, zb=zb):  # rows lo + a to lo + c, cache-sized, on the CPU threads
                 k = None if coef is None else coef[lo + a:lo + c]
                 if compiled:
-                    return index_block(cl, zb[a:c], lo + a, lo + c, k, loss[lo + a:lo + c])
+                    return kernels.call("ce", "index_block")(cl, zb[a:c], lo + a, lo + c, k, loss[lo + a:lo + c])
                 with np.errstate(invalid="ignore", divide="ignore"):  # -inf or +inf logits give NaN, as torch
                     loss[lo + a:lo + c] = cl.rows(zb[a:c], zb[a:c], lo + a, lo + c, None, k)
             for_blocks(rows, hi - lo, v, xp, BLOCK)

@@ -38,16 +38,14 @@ class _Softmax(_AlongAxis):
 
     def compute(self, x):
         if self.ax is not None and kernels.fused_float32(x):
-            from minigrad.kernels.activations import softmax as compiled
-            return compiled(x, self.ax, self.log)
+            return kernels.call("activations", "softmax")(x, self.ax, self.log)
         return (numerics.log_softmax if self.log else numerics.softmax)(x, self.ax)
 
     def backward(self, gy):
         y = self.outputs[0]()
         if not Config.enable_backprop and self.ax is not None and kernels.fused_float32(y._data) \
                 and gy.dtype == y.dtype:  # a plain backward: one pass per row
-            from minigrad.kernels.activations import softmax_grad
-            return wrap(softmax_grad(y._data, gy._data, self.ax, self.log))
+            return wrap(kernels.call("activations", "softmax_grad")(y._data, gy._data, self.ax, self.log))
         if self.log:
             return gy - exp(y) * sum(gy, self.ax, keepdims=True)
         return y * (gy - sum(gy * y, self.ax, keepdims=True))
@@ -73,8 +71,7 @@ class LogSumExp(_AlongAxis):
     def compute(self, x):
         self.x_shape = x.shape
         if len(self.axes) == 1 and kernels.fused_float32(x):
-            from minigrad.kernels.activations import logsumexp as compiled
-            y = compiled(x, self.axes[0])
+            y = kernels.call("activations", "logsumexp")(x, self.axes[0])
         else:
             y = numerics.logsumexp(x, self.ax)
         return y if self.keepdims else y.reshape([s for i, s in enumerate(x.shape) if i not in self.axes])
@@ -86,26 +83,18 @@ class LogSumExp(_AlongAxis):
 
 
 def _plain_grad(name, f, gy):
-    """The plain backward of an elementwise float32 Function f on the kernels, or None where they do not apply."""
-    x, y = f.inputs[0]._data, f.outputs[0]()._data
-    if Config.enable_backprop or not kernels.fused_float32(x) or gy.dtype != x.dtype or gy.shape != x.shape:
+    """The plain backward of the elementwise Function f on the kernels, or None: recording a graph, or where the
+    kernels do not apply."""
+    if Config.enable_backprop:
         return None
-    from minigrad.kernels.activations import elementwise_grad
-    return wrap(elementwise_grad(name, x, y, gy._data))
-
-
-def _kernel_forward(name, x):
-    """An elementwise float32 forward on the kernels, or None where they do not apply."""
-    if not kernels.fused_float32(x):
-        return None
-    from minigrad.kernels.activations import elementwise
-    return elementwise(name, x)
+    gx = kernels.elementwise_grad(name, f.inputs[0]._data, f.outputs[0]()._data, gy._data)
+    return None if gx is None else wrap(gx)
 
 
 class Sigmoid(Function):
     @half_in_float32
     def forward(self, x):
-        y = _kernel_forward("sigmoid", x)
+        y = kernels.elementwise("sigmoid", x)
         return numerics.sigmoid(x) if y is None else y
 
     def backward(self, gy):
@@ -122,7 +111,7 @@ class Sigmoid(Function):
 class LogSigmoid(Function):
     @half_in_float32
     def forward(self, x):
-        y = _kernel_forward("log_sigmoid", x)
+        y = kernels.elementwise("log_sigmoid", x)
         return numerics.log_sigmoid(x) if y is None else y
 
     def backward(self, gy):

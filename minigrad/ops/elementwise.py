@@ -18,10 +18,8 @@ class Exp(Function):
     saves_inputs = False  # backward reads the output only
 
     def forward(self, x):
-        if kernels.fused_float32(x):
-            from minigrad.kernels.activations import elementwise
-            return elementwise("exp", x)
-        return get_array_module(x).exp(x)
+        y = kernels.elementwise("exp", x)
+        return get_array_module(x).exp(x) if y is None else y
 
     def backward(self, gy):
         return gy * self.outputs[0]()
@@ -47,17 +45,13 @@ class Tanh(Function):
     saves_inputs = False  # backward reads the output only
 
     def forward(self, x):
-        if kernels.fused_float32(x):
-            from minigrad.kernels.activations import elementwise
-            return elementwise("tanh", x)
-        return get_array_module(x).tanh(x)
+        y = kernels.elementwise("tanh", x)
+        return get_array_module(x).tanh(x) if y is None else y
 
     def backward(self, gy):
         y = self.outputs[0]()
-        if not Config.enable_backprop and kernels.fused_float32(y._data) and gy.dtype == y.dtype:
-            from minigrad.kernels.activations import elementwise_grad
-            return wrap(elementwise_grad("tanh", y._data, y._data, gy._data))
-        return gy * (1 - y * y)
+        gx = None if Config.enable_backprop else kernels.elementwise_grad("tanh", y._data, y._data, gy._data)
+        return gy * (1 - y * y) if gx is None else wrap(gx)
 
 
 class Sqrt(Function):

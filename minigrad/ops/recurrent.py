@@ -24,8 +24,7 @@ class LSTMCell(Function):
     def forward(self, z, cp=None):
         hidden = z.shape[1] // 4
         if kernels.fused_float32(z) and (cp is None or cp.dtype == z.dtype):
-            from minigrad.kernels.activations import lstm
-            return lstm(z, cp)
+            return kernels.call("activations", "lstm")(z, cp)
         xp = get_array_module(z)
         work = z.astype(np.float32) if z.dtype == np.float16 else z  # float16 in float32
         f, i, o, u = _gates(work, hidden, numerics.sigmoid, xp.tanh)
@@ -39,8 +38,7 @@ class LSTMCell(Function):
         if not Config.enable_backprop and c is not None:  # a plain backward, on the arrays
             arrays = [None if v is None else v._data for v in (z, cp, c, gh, gc)]
             if kernels.fused_float32(z._data) and all(a is None or a.dtype == z.dtype for a in arrays):
-                from minigrad.kernels.activations import lstm_grad
-                gz, gcp = lstm_grad(*arrays)
+                gz, gcp = kernels.call("activations", "lstm_grad")(*arrays)
             else:
                 gz, gcp = _plain_grad(*arrays)
             return (wrap(gz),) if cp is None else (wrap(gz), wrap(gcp))
