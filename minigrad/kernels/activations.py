@@ -128,13 +128,17 @@ def _rows(a, axis):
     return a.reshape(n, a.shape[axis], -1).transpose(0, 2, 1)
 
 
+def _by_rows(fn, rows):
+    """fn(lo, hi) over blocks of the rows (n, S, C) on the CPU threads."""
+    for_blocks(fn, rows.shape[0], rows.shape[1] * rows.shape[2], np, BLOCK)
+
+
 def softmax(x, axis, log):
     """softmax (or log_softmax) of the float32 array x along axis, in C order."""
     x = np.ascontiguousarray(x)
     y = np.empty_like(x)
     xr, yr = _rows(x, axis), _rows(y, axis)
-    for_blocks(lambda lo, hi: _softmax_rows(xr[lo:hi], yr[lo:hi], log), xr.shape[0], xr[0].size if len(xr) else 1,
-               np, BLOCK)
+    _by_rows(lambda lo, hi: _softmax_rows(xr[lo:hi], yr[lo:hi], log), xr)
     return y
 
 
@@ -143,8 +147,7 @@ def softmax_grad(y, gy, axis, log):
     y, gy = np.ascontiguousarray(y), np.ascontiguousarray(np.broadcast_to(gy, y.shape))
     gx = np.empty_like(y)
     yr, gr, gxr = _rows(y, axis), _rows(gy, axis), _rows(gx, axis)
-    for_blocks(lambda lo, hi: _softmax_grad_rows(yr[lo:hi], gr[lo:hi], gxr[lo:hi], log), yr.shape[0],
-               yr[0].size if len(yr) else 1, np, BLOCK)
+    _by_rows(lambda lo, hi: _softmax_grad_rows(yr[lo:hi], gr[lo:hi], gxr[lo:hi], log), yr)
     return gx
 
 
@@ -155,8 +158,7 @@ def logsumexp(x, axis):
     shape[axis] = 1
     y = np.empty(shape, x.dtype)
     xr, yr = _rows(x, axis), _rows(y, axis)[:, :, 0]
-    for_blocks(lambda lo, hi: _logsumexp_rows(xr[lo:hi], yr[lo:hi]), xr.shape[0], xr[0].size if len(xr) else 1, np,
-               BLOCK)
+    _by_rows(lambda lo, hi: _logsumexp_rows(xr[lo:hi], yr[lo:hi]), xr)
     return y
 
 

@@ -97,20 +97,27 @@ def _positions(a, lay):
     return a[:, 0] if len(lay.kept) == 3 else a
 
 
+def _weights(call, dtype):
+    """The call's class weights (empty: none) and, for class indices, its targets' weights and masses, in dtype:
+    the call's arrays may be float16 while the logits are float32 (half_in_float32)."""
+    w = call.w.astype(dtype, copy=False) if call.w is not None else np.empty(0, dtype)
+    if call.targets is None:
+        return w, None, None
+    return (w,) + tuple(a.astype(dtype, copy=False) for a in (call.targets.wt, call.mass))
+
+
 def cross_entropy(call, x, q, k):
     """The per-position losses (kept shape) of a CrossEntropyCall on logits x and probability targets q (or None),
     both of the view's shape; and, for k (the gradient scale per position, or None: no gradient), the gradient."""
-    lay = call.layout
-    xp_dtype = x.dtype  # the call's arrays may be float16 while x is float32 (half_in_float32): cast them
-    loss = np.empty(lay.kept, xp_dtype)
-    g = np.empty(lay.view, xp_dtype) if k is not None else np.empty((0,) * len(lay.view), xp_dtype)
-    w = call.w.astype(xp_dtype, copy=False) if call.w is not None else np.empty(0, xp_dtype)
+    lay, dtype = call.layout, x.dtype
+    loss = np.empty(lay.kept, dtype)
+    g = np.empty(lay.view, dtype) if k is not None else np.empty((0,) * len(lay.view), dtype)
+    w, wt, mass = _weights(call, dtype)
     xr, gr, lr = _rows(x, lay), _rows(g, lay), loss[:, 0] if len(lay.kept) == 3 else loss
-    kr = _positions(np.asarray(0 if k is None else k, xp_dtype), lay)
+    kr = _positions(np.asarray(0 if k is None else k, dtype), lay)
     tg = call.targets
     if tg is not None:
-        t, valid = _positions(tg.t, lay), _positions(tg.valid, lay)
-        wt, mass = (_positions(a.astype(xp_dtype, copy=False), lay) for a in (tg.wt, call.mass))
+        t, valid, wt, mass = (_positions(a, lay) for a in (tg.t, tg.valid, wt, mass))
     else:
         qr = _rows(q, lay)
 
@@ -130,11 +137,11 @@ def index_block(call, z, lo, hi, k, loss):
     """The loss terms of rows lo:hi of a class-index CrossEntropyCall from z, their (hi - lo, C) logits, into loss
     ((hi - lo, 1)); given k (the rows' gradient scale, (hi - lo, 1)), z becomes their gradient in place."""
     tg, dtype = call.targets, z.dtype
-    w = call.w.astype(dtype, copy=False) if call.w is not None else np.empty(0, dtype)
+    w, wt, mass = _weights(call, dtype)
     rows = z[:, None, :]
-    index_rows(rows, tg.t[lo:hi], tg.wt[lo:hi].astype(dtype, copy=False), call.mass[lo:hi].astype(dtype, copy=False),
-               tg.valid[lo:hi], np.zeros((hi - lo, 1), dtype) if k is None else np.asarray(k, dtype), w, call.eps,
-               loss, rows if k is not None else np.empty((0, 0, 0), dtype))
+    index_rows(rows, tg.t[lo:hi], wt[lo:hi], mass[lo:hi], tg.valid[lo:hi],
+               np.zeros((hi - lo, 1), dtype) if k is None else np.asarray(k, dtype), w, call.eps, loss,
+               rows if k is not None else np.empty((0, 0, 0), dtype))
 
 
 @njit(**JIT)

@@ -140,17 +140,6 @@ def _row_max(xr):
     return max64
 
 
-def zero(a):
-    """0 in the dtype of the array a, in the kernels."""
-
-
-@overload(zero, jit_options={"nogil": True})
-def _zero(a):
-    if a.dtype == types.float32:
-        return lambda a: _ZERO
-    return lambda a: 0.0
-
-
 def cast(a, v):
     """The number v in the dtype of the array a, in the kernels."""
 

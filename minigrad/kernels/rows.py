@@ -2,7 +2,7 @@
 from numba import njit
 
 from minigrad.kernels import JIT
-from minigrad.kernels.fmath import exp, zero
+from minigrad.kernels.fmath import cast, exp
 
 CHUNK = 64  # terms per float32 partial sum
 
@@ -14,13 +14,13 @@ def exp_rows(xr, m, er):
     full = n - n % CHUNK
     total = 0.0
     for lo in range(0, full, CHUNK):  # a constant trip count: the inner loop vectorizes
-        part = zero(xr)
+        part = cast(xr, 0.0)
         for c in range(lo, lo + CHUNK):
             e = exp(xr[c] - m)
             er[c] = e
             part += e
         total += part
-    part = zero(xr)
+    part = cast(xr, 0.0)
     for c in range(full, n):
         e = exp(xr[c] - m)
         er[c] = e
@@ -35,11 +35,11 @@ def dot(a, b):
     full = n - n % CHUNK
     total = 0.0
     for lo in range(0, full, CHUNK):
-        part = zero(a)
+        part = cast(a, 0.0)
         for c in range(lo, lo + CHUNK):
             part += a[c] if b is None else a[c] * b[c]
         total += part
-    part = zero(a)
+    part = cast(a, 0.0)
     for c in range(full, n):
         part += a[c] if b is None else a[c] * b[c]
     return total + part
