@@ -152,3 +152,9 @@ def scatter_add(a, indices, b):
         cupyx.scatter_add(a, indices, b)
     else:
         np.add.at(a, indices, b)
+
+
+def erfc(a):
+    """The complementary error function of a CuPy array, on its device (cupyx.scipy.special)."""
+    import cupyx.scipy.special
+    return cupyx.scipy.special.erfc(a)

@@ -23,19 +23,34 @@ from minigrad.ops.elementwise import (
                                       tanh,
                                       where,
 )
+from minigrad.ops.discrete import argmax, one_hot
+from minigrad.ops.joining import concat, split, stack
+from minigrad.ops.layer_norm import layer_norm
 from minigrad.ops.linear import linear, matmul
 from minigrad.ops.normalization import batch_norm
 from minigrad.ops.pooling import average_pooling, max_pooling, pooling
 from minigrad.ops.recurrent import lstm_cell
 from minigrad.ops.reductions import max, mean, min, sum
-from minigrad.ops.shaping import broadcast_to, copy, embed_id, get_item, reshape, sum_to, transpose
+from minigrad.ops.shaping import (
+                                  broadcast_to,
+                                  copy,
+                                  embed_id,
+                                  expand_dims,
+                                  flatten,
+                                  get_item,
+                                  reshape,
+                                  squeeze,
+                                  sum_to,
+                                  transpose,
+)
+from minigrad.ops.smooth import gelu, normal_cdf, silu, softplus
 
-__all__ = ["abs", "accuracy", "add", "astype", "average_pooling", "batch_norm", "binary_cross_entropy",
-           "binary_cross_entropy_with_logits", "broadcast_to", "clip", "col2im", "conv2d", "copy", "cos",
-           "cross_entropy", "deconv2d", "div", "dropout", "embed_id", "exp", "get_item", "im2col", "leaky_relu",
-           "lstm_cell", "linear", "linear_cross_entropy", "log", "log_sigmoid", "log_softmax", "logsumexp", "matmul", "max",
-           "max_pooling", "mean",
-           "mean_squared_error", "min", "mul", "neg", "nll_loss", "pooling", "pow", "relu", "reshape", "sigmoid",
-           "sigmoid_bce",
-           "sigmoid_bce_simple", "sin", "softmax", "softmax_cross_entropy", "softmax_cross_entropy_simple",
-           "softmax_simple", "sqrt", "square", "sub", "sum", "sum_to", "tanh", "transpose", "where"]
+__all__ = ["abs", "accuracy", "add", "argmax", "astype", "average_pooling", "batch_norm", "binary_cross_entropy",
+           "binary_cross_entropy_with_logits", "broadcast_to", "clip", "col2im", "concat", "conv2d", "copy", "cos",
+           "cross_entropy", "deconv2d", "div", "dropout", "embed_id", "exp", "expand_dims", "flatten", "gelu",
+           "get_item", "im2col", "layer_norm", "leaky_relu", "linear", "linear_cross_entropy", "log", "log_sigmoid",
+           "log_softmax", "logsumexp", "lstm_cell", "matmul", "max", "max_pooling", "mean", "mean_squared_error",
+           "min", "mul", "neg", "nll_loss", "normal_cdf", "one_hot", "pooling", "pow", "relu", "reshape", "sigmoid",
+           "sigmoid_bce", "sigmoid_bce_simple", "silu", "sin", "softmax", "softmax_cross_entropy",
+           "softmax_cross_entropy_simple", "softmax_simple", "softplus", "split", "sqrt", "square", "squeeze",
+           "stack", "sub", "sum", "sum_to", "tanh", "transpose", "where"]

@@ -125,6 +125,19 @@ def _pool_grad(gy, name, x_shape=(2, 2, 5, 4)):
     return pooling.MaxPoolingAt(win, f.index)(gy)
 
 
+def _pieces(ys):
+    """One output from several pieces of a split: the sum of each piece's sum times its position + 1."""
+    return F.sum(F.stack([F.sum(y) * (i + 1) for i, y in enumerate(ys)]))
+
+
+def _away_from(k, *shape):
+    """Values in +-[0.2, 3] * 1, at least 0.2 from k and -k (a kink or a threshold there)."""
+    def make(rng):
+        x = rng.uniform(-3.0, 3.0, shape)
+        return (np.where(np.abs(np.abs(x) - k) < 0.2, x + 0.5, x),)
+    return make
+
+
 def _bn(x, gamma, beta):
     """batch_norm in training with fresh running statistics (the spec calls it many times)."""
     c = x.shape[1]
@@ -277,6 +290,22 @@ SPECS = [
          _two((3, 4), (4, 3)), "no bias, ignore_index, none"),
     Spec("BinaryCrossEntropy", lambda p, y: F.binary_cross_entropy(p, y, reduction="none"),
          lambda rng: (rng.uniform(0.1, 0.9, (5,)), rng.uniform(0, 1, (5,))), "none"),
+    Spec("Concat", lambda a, b: F.concat([a, b, a], axis=1), _two((3, 2), (3, 4))),
+    Spec("Split", lambda x: _pieces(F.split(x, [1, 3, 0], axis=1)), _n(2, 4, 3), "sizes [1, 3, 0]"),
+    Spec("Split", lambda x: F.split(x, 2, axis=-1)[1], _n(3, 5), "size 2, one piece used"),
+    Spec("stack", lambda a, b: F.stack([a, b], axis=-1), _two((3, 4), (3, 4)), note="composite: concat of reshapes"),
+    Spec("flatten", lambda x: F.flatten(x, 1), _n(2, 3, 4), note="composite: reshape"),
+    Spec("squeeze", lambda x: F.expand_dims(F.squeeze(x, 1), 0), _n(3, 1, 4), note="composites: reshape"),
+    Spec("NormalCDF", F.normal_cdf, lambda rng: (rng.standard_normal((3, 4)) * 3,)),
+    Spec("SiLU", F.silu, lambda rng: (rng.standard_normal((3, 4)) * 3,)),
+    Spec("GELU", F.gelu, lambda rng: (rng.standard_normal((3, 4)) * 2,), "exact"),
+    Spec("GELU", lambda x: F.gelu(x, approximate="tanh"), lambda rng: (rng.standard_normal((3, 4)) * 2,), "tanh"),
+    Spec("Softplus", lambda x: F.softplus(x, beta=2.0, threshold=3.0), _away_from(1.5, 3, 4),
+         "beta 2, threshold 3 (x beta on both sides)"),
+    Spec("LayerNorm", lambda x, w, b: F.layer_norm(x, (3, 2), w, b),
+         lambda rng: (rng.standard_normal((4, 3, 2)) * 2 + 1, rng.uniform(0.5, 2, (3, 2)), rng.standard_normal((3, 2))),
+         "weight, bias, two axes"),
+    Spec("LayerNorm", lambda x: F.layer_norm(x, 4, eps=0.1), _n(2, 3, 4), "no affine, eps 0.1"),
 ]
 
 _NO_T = np.zeros(0, np.intp)  # the class indices of an empty batch

@@ -33,7 +33,8 @@ def cupy():
     if REAL_GPU:
         yield backend._load_cupy()
         return
-    saved = {name: sys.modules.pop(name, None) for name in ("cupy", "cupyx")}
+    names = [name for name in sys.modules if name.split(".")[0] in ("cupy", "cupyx")]
+    saved = {name: sys.modules.pop(name) for name in names}
     state = backend._cupy, backend._cupy_error
     sys.path.insert(0, str(STANDIN))
     try:
@@ -45,10 +46,9 @@ def cupy():
         yield module
     finally:
         sys.path.remove(str(STANDIN))
-        for name, module in saved.items():
-            sys.modules.pop(name, None)
-            if module is not None:
-                sys.modules[name] = module
+        for name in [name for name in sys.modules if name.split(".")[0] in ("cupy", "cupyx")]:
+            del sys.modules[name]
+        sys.modules.update(saved)
         backend._cupy, backend._cupy_error = state
 
 

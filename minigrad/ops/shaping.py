@@ -1,4 +1,4 @@
-"""Shape ops: reshape, transpose, broadcast_to and its inverse sum_to, indexing (get_item), unreduce."""
+"""Shape ops: reshape (flatten, expand_dims, squeeze), transpose, broadcast_to and its inverse sum_to, indexing."""
 import numpy as np
 
 from minigrad import backend, shapes
@@ -144,6 +144,38 @@ def copy(x):
 def reshape(x, shape):
     """x with a new shape of the same size (x itself if it has it already)."""
     return as_variable(x, "reshape: x").reshape((shape,) if isinstance(shape, (int, np.integer)) else shape)
+
+
+def flatten(x, start_axis=0, end_axis=-1):
+    """x with axes start_axis to end_axis (inclusive) merged into one, as torch.flatten (all axes by default;
+    flatten(x, 1) keeps the batch axis, as DeZero's flatten and torch's nn.Flatten)."""
+    x = as_variable(x, "flatten: x")
+    if x.ndim == 0:
+        return reshape(x, (1,))
+    lo, hi = (shapes.normalize_axis(a, x.ndim, "flatten")[0] for a in (start_axis, end_axis))
+    if lo > hi:
+        raise ValueError(f"flatten: start_axis {start_axis} comes after end_axis {end_axis} for an input of shape "
+                         f"{x.shape}")
+    return reshape(x, x.shape[:lo] + (int(np.prod(x.shape[lo:hi + 1])),) + x.shape[hi + 1:])
+
+
+def expand_dims(x, axis):
+    """x with a new axis of length 1 at position axis (np.expand_dims, torch.unsqueeze)."""
+    x = as_variable(x, "expand_dims: x")
+    ax = shapes.normalize_axis(axis, x.ndim + 1, "expand_dims")[0]
+    return reshape(x, x.shape[:ax] + (1,) + x.shape[ax:])
+
+
+def squeeze(x, axis=None):
+    """x without its axes of length 1 (all of them, or those in axis: an int or a tuple). An axis of another
+    length is a ValueError, as in NumPy (torch leaves it silently)."""
+    x = as_variable(x, "squeeze: x")
+    axes = tuple(a for a, n in enumerate(x.shape) if n == 1) if axis is None else \
+        shapes.normalize_axis(axis, x.ndim, "squeeze")
+    for a in axes:
+        if x.shape[a] != 1:
+            raise ValueError(f"squeeze: axis {a} of x of shape {x.shape} has length {x.shape[a]}, not 1")
+    return reshape(x, tuple(n for a, n in enumerate(x.shape) if a not in axes))
 
 
 def transpose(x, axes=None):

@@ -52,8 +52,8 @@ def _unwrap(x):
 
 
 def _wrap(y):
-    if isinstance(y, tuple):
-        return tuple(_wrap(v) for v in y)
+    if isinstance(y, (tuple, list)):
+        return type(y)(_wrap(v) for v in y)
     if isinstance(y, (numpy.ndarray, numpy.generic)):
         return ndarray._of(numpy.asarray(y))
     return y
@@ -318,7 +318,7 @@ _FUNCTIONS = ["exp", "log", "log1p", "expm1", "sqrt", "tanh", "sin", "cos", "abs
               "power", "hypot", "isinf", "isnan", "isfinite", "logical_and", "logical_or", "logical_not", "equal",
               "not_equal", "less", "less_equal", "greater", "greater_equal", "where", "clip", "matmul", "dot",
               "sum", "mean", "max", "min", "amax", "amin", "argmax", "argmin", "prod", "all", "any", "broadcast_to",
-              "reshape", "transpose", "moveaxis", "swapaxes", "concatenate", "stack", "nonzero",
+              "reshape", "transpose", "moveaxis", "swapaxes", "concatenate", "stack", "split", "nonzero",
               "count_nonzero", "einsum", "tensordot", "outer", "exp2", "log2", "floor", "ceil", "argsort", "sort",
               "cumsum", "squeeze", "expand_dims", "fabs", "ascontiguousarray", "pad", "copyto"]
 

@@ -1,0 +1,107 @@
+"""concat, stack, split, flatten, expand_dims, squeeze, argmax, one_hot against NumPy and torch (docs/ops.md)."""
+import numpy as np
+import pytest
+
+import minigrad as mg
+import minigrad.functions as F
+
+
+def test_concat_matches_numpy_and_sends_each_piece_its_gradient():
+    rng = np.random.default_rng(0)
+    a, b = mg.Parameter(rng.standard_normal((2, 3))), mg.Parameter(rng.standard_normal((2, 1)))
+    y = F.concat([a, b, a], axis=-1)
+    np.testing.assert_array_equal(y.data, np.concatenate([a.data, b.data, a.data], axis=1))
+    gy = rng.standard_normal(y.shape)
+    y.backward(gy)
+    np.testing.assert_array_equal(a.grad.data, gy[:, :3] + gy[:, 4:])
+    np.testing.assert_array_equal(b.grad.data, gy[:, 3:4])
+
+
+def test_concat_promotes_and_casts_gradients_back():
+    a = mg.Parameter(np.ones((1, 2), np.float32))
+    b = mg.Parameter(np.ones((3, 2), np.float64))
+    y = F.concat([a, b])
+    assert y.dtype == np.float64 and y.shape == (4, 2)
+    F.sum(y).backward()
+    assert a.grad.dtype == np.float32 and b.grad.dtype == np.float64
+
+
+def test_stack_matches_numpy():
+    xs = [np.random.default_rng(i).standard_normal((2, 3)) for i in range(3)]
+    for axis in (0, 1, 2, -1):
+        np.testing.assert_array_equal(F.stack(xs, axis).data, np.stack(xs, axis))
+
+
+@pytest.mark.parametrize("sections, sizes", [(2, [2, 2, 1]), (5, [5]), (7, [5]), ([1, 0, 4], [1, 0, 4])])
+def test_split_follows_torch(sections, sizes):
+    x = mg.Parameter(np.arange(10.0).reshape(5, 2))
+    ys = F.split(x, sections)
+    assert [len(y) for y in ys] == sizes
+    np.testing.assert_array_equal(np.concatenate([y.data for y in ys]), x.data)
+    F.sum(ys[-1]).backward()  # the pieces without a gradient get zeros
+    expected = np.zeros((5, 2))
+    expected[5 - sizes[-1]:] = 1
+    np.testing.assert_array_equal(x.grad.data, expected)
+
+
+def test_split_matches_torch_split():
+    torch = pytest.importorskip("torch")
+    x = np.arange(24.0).reshape(2, 12)
+    for s in (5, [3, 9], 12):
+        ours = [y.data for y in F.split(x, s, axis=1)]
+        theirs = [t.numpy() for t in torch.split(torch.tensor(x), s, dim=1)]
+        assert len(ours) == len(theirs)
+        for a, b in zip(ours, theirs):
+            np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: F.concat([np.ones((2, 3)), np.ones((3, 2))]), r"xs\[1\] of shape \(3, 2\) does not match"),
+    (lambda: F.concat([np.ones(2), np.ones((2, 1))]), r"xs\[1\] has 2 dimensions"),
+    (lambda: F.concat([]), "at least one"),
+    (lambda: F.concat(np.ones((2, 2))), "list or tuple"),
+    (lambda: F.concat([np.ones(2)], axis=1), "axis 1 is out of range"),
+    (lambda: F.stack([np.ones(2), np.ones(3)]), r"xs\[1\] of shape \(3,\) differs"),
+    (lambda: F.split(np.ones(5), [2, 2]), r"adding up to 5"),
+    (lambda: F.split(np.ones(5), 0), "at least 1"),
+    (lambda: F.split(np.ones(5), 2.0), "an int or a list"),
+    (lambda: F.squeeze(np.ones((2, 1)), 0), "axis 0 of x of shape \\(2, 1\\) has length 2"),
+    (lambda: F.flatten(np.ones((2, 3, 4)), 2, 1), "comes after"),
+    (lambda: F.one_hot(np.array([0, -1, 2]), 3), r"index -1 is outside \[0, 3\)"),
+    (lambda: F.one_hot(np.array([0, 3]), 3), r"index 3 is outside"),
+    (lambda: F.one_hot(np.array([0.0]), 3), "integer class indices"),
+    (lambda: F.argmax(np.ones((2, 0)), axis=1), "no elements"),
+])
+def test_bad_arguments_are_named(call, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        call()
+
+
+def test_flatten_expand_dims_squeeze_match_numpy_and_torch():
+    x = np.random.default_rng(1).standard_normal((2, 1, 3, 1))
+    assert F.flatten(x).shape == (6,)
+    assert F.flatten(x, 1).shape == (2, 3)
+    assert F.flatten(x, 1, 2).shape == (2, 3, 1)
+    assert F.expand_dims(x, -1).shape == np.expand_dims(x, -1).shape
+    assert F.squeeze(x).shape == (2, 3)
+    assert F.squeeze(x, (1, 3)).shape == (2, 3)
+    torch = pytest.importorskip("torch")
+    t = torch.tensor(x)
+    assert F.flatten(x, 1, -2).shape == tuple(torch.flatten(t, 1, -2).shape)
+    assert F.expand_dims(x, 2).shape == tuple(torch.unsqueeze(t, 2).shape)
+
+
+def test_argmax_and_one_hot_match_numpy_and_take_no_gradient():
+    x = mg.Parameter(np.array([[1.0, 3.0, 3.0], [np.nan, 0.0, 5.0]]))
+    assert F.argmax(x).data == 3  # the NaN, as NumPy and torch
+    np.testing.assert_array_equal(F.argmax(x, axis=1).data, [1, 0])  # first of ties; the NaN
+    assert F.argmax(x, axis=0, keepdims=True).shape == (1, 3)
+    assert F.argmax(x).dtype == np.int64 and not F.argmax(x).requires_grad
+    t = np.array([[2, 0], [1, 1]], dtype=np.uint8)
+    y = F.one_hot(t)
+    assert y.dtype == np.int64 and y.shape == (2, 2, 3)
+    np.testing.assert_array_equal(y.data, np.eye(3, dtype=np.int64)[t])
+    assert F.one_hot(t, 5, dtype=np.float32).dtype == np.float32
+    torch = pytest.importorskip("torch")
+    tt = torch.tensor(t.astype(np.int64))
+    np.testing.assert_array_equal(F.one_hot(t, 4).data, torch.nn.functional.one_hot(tt, 4).numpy())
