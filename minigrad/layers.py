@@ -1,4 +1,4 @@
-"""Layers: Parameters and sub-layers collected by attribute, saved and loaded; DeZero's layers, lazily sized."""
+"""Layers: Parameters and sub-layers collected by attribute, saved and loaded; DeZero's layers, GRU, LayerNorm."""
 import numpy as np
 
 import minigrad.functions as F
@@ -233,6 +233,35 @@ class LSTM(Layer):
         return self.h
 
 
+class GRU(Layer):
+    """torch's GRU cell, one time step per call (columns r, z, n in x2h and h2h, both with a bias):
+    r = sigmoid(x W_xr + b_xr + h W_hr + b_hr), z likewise, n = tanh(x W_xn + b_xn + r (h W_hn + b_hn)),
+    h = (1 - z) n + z h_prev, with h_prev zeros at the first step; the state is kept until reset_state()."""
+
+    def __init__(self, hidden_size, in_size=None, dtype=np.float32):
+        super().__init__()
+        self.hidden_size = hidden_size = check_size(hidden_size, "GRU", "hidden_size")
+        in_size = None if in_size is None else check_size(in_size, "GRU", "in_size")
+        self.x2h = Linear(3 * hidden_size, in_size=in_size, dtype=dtype)
+        self.h2h = Linear(3 * hidden_size, in_size=hidden_size, dtype=dtype)
+        self.h = None
+
+    def reset_state(self):
+        self.h = None
+
+    def forward(self, x):
+        x = _step_input(x, self.h, "GRU")
+        n_h = self.hidden_size
+        xr, xz, xn = F.split(self.x2h(x), n_h, axis=1)
+        h = self.h if self.h is not None else \
+            as_variable(get_array_module(x.data).zeros((len(x), n_h), dtype=xr.dtype))
+        hr, hz, hn = F.split(self.h2h(h), n_h, axis=1)
+        r, z = F.sigmoid(xr + hr), F.sigmoid(xz + hz)
+        n = F.tanh(xn + r * hn)
+        self.h = n + z * (h - n)
+        return self.h
+
+
 def _step_input(x, h, op):
     """One time step's input: a (N, in_size) Variable whose batch size N is that of the state h (when there is
     one); ValueError naming the shapes otherwise, before anything changes."""
@@ -331,3 +360,19 @@ class BatchNorm(Layer):
         x = as_variable(x, "BatchNorm: x")
         return self._lazily(x, self._size, lambda: F.batch_norm(x, self.gamma, self.beta, self.avg_mean.data,
                                                                  self.avg_var.data, self.decay, self.eps))
+
+
+class LayerNorm(Layer):
+    """F.layer_norm over the last axes, normalized_shape (an int or a tuple), with gamma (ones) and beta (zeros)
+    of that shape when elementwise_affine (torch's weight and bias; bias=False drops beta)."""
+
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, dtype=np.float32):
+        super().__init__()
+        shape = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) else tuple(normalized_shape)
+        self.normalized_shape = tuple(check_size(n, "LayerNorm", "normalized_shape") for n in shape)
+        self.eps = eps
+        self.gamma = Parameter(np.ones(shape, dtype=dtype), name="gamma") if elementwise_affine else None
+        self.beta = Parameter(np.zeros(shape, dtype=dtype), name="beta") if elementwise_affine and bias else None
+
+    def forward(self, x):
+        return F.layer_norm(x, self.normalized_shape, self.gamma, self.beta, self.eps)

@@ -169,3 +169,22 @@ def test_plain_backward_equals_the_recorded_one_bit_for_bit(activation):
     for a, b in zip(plain, recorded):
         assert a.dtype == b.dtype
         np.testing.assert_array_equal(a.data, b.data)
+
+
+def test_layer_norm_layer_matches_torch_and_saves_its_parameters(tmp_path):
+    torch = pytest.importorskip("torch")
+    from minigrad.layers import LayerNorm
+    layer = LayerNorm((3, 4), eps=1e-3, dtype=np.float64)
+    layer.gamma.data = np.random.default_rng(0).standard_normal((3, 4))
+    ref = torch.nn.LayerNorm((3, 4), eps=1e-3, dtype=torch.float64)
+    with torch.no_grad():
+        ref.weight.copy_(torch.tensor(layer.gamma.data))
+    x = np.random.default_rng(1).standard_normal((2, 3, 4))
+    np.testing.assert_allclose(layer(x).data, ref(torch.tensor(x)).detach().numpy(), rtol=1e-12)
+    assert [n for n, _ in layer.named_params()] == ["gamma", "beta"]
+    assert [n for n, _ in LayerNorm(4, bias=False).named_params()] == ["gamma"]
+    assert not list(LayerNorm(4, elementwise_affine=False).params())
+    layer.save_weights(tmp_path / "ln")
+    other = LayerNorm((3, 4), eps=1e-3, dtype=np.float64)
+    other.load_weights(tmp_path / "ln")
+    np.testing.assert_array_equal(other.gamma.data, layer.gamma.data)

@@ -1,10 +1,10 @@
-"""EmbedID, RNN and LSTM layers: DeZero's formulas, state, torch's LSTMCell, gradients (docs/design.md#layers)."""
+"""EmbedID, RNN, LSTM and GRU layers: formulas, state, torch's LSTMCell and GRUCell, gradients (docs/design.md#layers)."""
 import numpy as np
 import pytest
 
 import minigrad as mg
 import minigrad.functions as F
-from minigrad.layers import LSTM, RNN, EmbedID
+from minigrad.layers import GRU, LSTM, RNN, EmbedID
 
 RNG = np.random.default_rng(0)
 
@@ -86,3 +86,55 @@ def test_lstm_matches_torch_lstm_cell():
         y = lstm(x)
         h, c = cell(torch.tensor(x), (h, c))
         np.testing.assert_allclose(y.data, h.detach().numpy(), rtol=1e-12)
+
+
+def _gru_pair(torch, hidden=4, in_size=3):
+    """A GRU layer and torch's GRUCell holding the same weights (ours drawn, copied over; random biases)."""
+    gru = GRU(hidden, in_size=in_size, dtype=np.float64)
+    gru.x2h.b.data = RNG.standard_normal(3 * hidden)
+    gru.h2h.b.data = RNG.standard_normal(3 * hidden)
+    cell = torch.nn.GRUCell(in_size, hidden, dtype=torch.float64)
+    with torch.no_grad():  # both order the gates r, z, n; torch's weights are (3H, in)
+        cell.weight_ih.copy_(torch.tensor(gru.x2h.W.data.T))
+        cell.weight_hh.copy_(torch.tensor(gru.h2h.W.data.T))
+        cell.bias_ih.copy_(torch.tensor(gru.x2h.b.data))
+        cell.bias_hh.copy_(torch.tensor(gru.h2h.b.data))
+    return gru, cell
+
+
+def test_gru_matches_torch_gru_cell_in_values_and_gradients():
+    torch = pytest.importorskip("torch")
+    gru, cell = _gru_pair(torch)
+    xs = RNG.standard_normal((4, 2, 3))
+    h = torch.zeros(2, 4, dtype=torch.float64)
+    loss = loss_t = 0
+    for x in xs:
+        y = gru(x)
+        h = cell(torch.tensor(x), h)
+        np.testing.assert_allclose(y.data, h.detach().numpy(), rtol=1e-12)
+        loss, loss_t = loss + F.sum(y * y), loss_t + (h * h).sum()
+    loss.backward()
+    loss_t.backward()
+    for ours, theirs in ((gru.x2h.W, cell.weight_ih.grad.T), (gru.h2h.W, cell.weight_hh.grad.T),
+                         (gru.x2h.b, cell.bias_ih.grad), (gru.h2h.b, cell.bias_hh.grad)):
+        np.testing.assert_allclose(ours.grad.data, theirs.numpy(), rtol=1e-10)
+
+
+def test_gru_state_gradcheck_and_reset():
+    xs = RNG.standard_normal((3, 2, 2))
+
+    def unrolled(x0):
+        np.random.seed(2)
+        gru = GRU(3, in_size=2, dtype=np.float64)
+        h = gru(x0)
+        for x in xs[1:]:
+            h = gru(x)
+        return F.sum(h * h)
+
+    assert mg.gradcheck(unrolled, [xs[0]])
+    gru = GRU(3)
+    gru(np.ones((2, 5), np.float32))
+    with pytest.raises(ValueError, match="a batch of 3 after a state of batch size 2"):
+        gru(np.ones((3, 5), np.float32))
+    gru.reset_state()
+    assert gru(np.ones((3, 5), np.float32)).shape == (3, 3)
