@@ -14,15 +14,26 @@ def npz_path(path):
     return path if path.endswith(".npz") else path + ".npz"
 
 
-def save(named_params, path):
-    """Write {name: Parameter} to path (see npz_path); the previous file survives any failure."""
-    path = npz_path(path)
+def param_arrays(named_params, op="save_weights"):
+    """{name: NumPy array} of {name: Parameter}; ValueError for a Parameter without an array yet."""
     arrays = {}
     for name, p in named_params.items():
         if p.data is None:
-            raise ValueError(f"save_weights: parameter {name} has no array yet (lazily sized: run a forward "
+            raise ValueError(f"{op}: parameter {name} has no array yet (lazily sized: run a forward "
                              f"pass or load_weights first)")
         arrays[name] = as_numpy(p.data)
+    return arrays
+
+
+def save(named_params, path):
+    """Write {name: Parameter} to path (see npz_path); the previous file survives any failure."""
+    return write(param_arrays(named_params), path)
+
+
+def write(arrays, path):
+    """Write {name: NumPy array} to path (see npz_path) as an .npz without pickles: to a temporary file beside it,
+    then renamed over it, so the previous file survives any failure."""
+    path = npz_path(path)
     folder = os.path.dirname(os.path.abspath(path))
     _remove_stale(folder, os.path.basename(path))
     fd, tmp = tempfile.mkstemp(prefix=f"{os.path.basename(path)}.{os.getpid()}.", suffix=".tmp", dir=folder)
@@ -71,12 +82,20 @@ def load(named_params, path, owner, lazy_shapes=None):
     lazy_shapes[name] = (shape pattern with None for any size, dtype or None for the file's)."""
     path = npz_path(path)
     with np.load(path, allow_pickle=False) as npz:
-        missing = sorted(set(named_params) - set(npz.files))
-        extra = sorted(set(npz.files) - set(named_params))
-        if missing or extra:
-            raise ValueError(f"load_weights: {path} does not match this {owner}: missing {missing}, "
-                             f"unexpected {extra}")
-        stored = {name: npz[name] for name in named_params}
+        stored = {name: npz[name] for name in npz.files}
+    new = converted(named_params, stored, path, owner, lazy_shapes)
+    for name, p in named_params.items():
+        p.data = new[name]
+
+
+def converted(named_params, stored, path, owner, lazy_shapes=None):
+    """{name: array for the Parameter}: stored's arrays checked against named_params (names, shapes, dtypes) and
+    converted to each Parameter's device and dtype; nothing is assigned."""
+    missing = sorted(set(named_params) - set(stored))
+    extra = sorted(set(stored) - set(named_params))
+    if missing or extra:
+        raise ValueError(f"load_weights: {path} does not match this {owner}: missing {missing}, "
+                         f"unexpected {extra}")
     new = {}
     for name, p in named_params.items():
         a = stored[name]
@@ -99,5 +118,4 @@ def load(named_params, path, owner, lazy_shapes=None):
             raise TypeError(f"load_weights: {name} has dtype {a.dtype} in {path}, which does not convert to "
                             f"the parameter's {p.dtype}")
         new[name] = get_array_module(p.data).asarray(a, dtype=p.dtype)
-    for name, p in named_params.items():
-        p.data = new[name]
+    return new

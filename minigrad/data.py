@@ -183,7 +183,8 @@ class DataLoader:
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise ValueError(f"{type(self).__name__}: batch_size must be an integer of at least 1, got {batch_size!r}")
         self.dataset, self.batch_size, self.shuffle, self.gpu = dataset, int(batch_size), shuffle, gpu
-        self.rng = np.random.default_rng(seed)
+        # seed=None: NumPy's global generator, as DeZero's DataLoader (np.random.seed / mg.seed make it repeat)
+        self.rng = None if seed is None else np.random.default_rng(seed)
         self.reset()
 
     def __len__(self):
@@ -193,7 +194,36 @@ class DataLoader:
         """Start a new epoch (a new order when shuffling)."""
         self.iteration = 0
         n = len(self.dataset)
-        self.order = self.rng.permutation(n) if self.shuffle else np.arange(n)
+        self.order = (self.rng or np.random).permutation(n) if self.shuffle else np.arange(n)
+
+    def state_dict(self):
+        """The position in the epoch: {'iteration', 'order' (the epoch's order), 'rng' (an own generator's state,
+        or None when the loader draws from NumPy's global one, which the checkpoint saves)}."""
+        return {"iteration": self.iteration, "order": self.order.copy(),
+                "rng": None if self.rng is None else self.rng.bit_generator.state}
+
+    def load_state_dict(self, sd):
+        self.prepare_load(sd)()
+
+    def prepare_load(self, sd):
+        """Check sd against this loader (dataset length, own generator or not); a function that applies it."""
+        me = type(self).__name__
+        order, it = np.asarray(sd["order"]), sd["iteration"]
+        if order.shape != (len(self.dataset),) or order.dtype.kind not in "iu":
+            raise ValueError(f"{me}.load_state_dict: an order of shape {order.shape} for a dataset of "
+                             f"{len(self.dataset)}")
+        if not isinstance(it, int) or not 0 <= it <= len(self):
+            raise ValueError(f"{me}.load_state_dict: iteration {it!r} is outside [0, {len(self)}]")
+        if (sd["rng"] is None) != (self.rng is None):
+            raise ValueError(f"{me}.load_state_dict: the state was saved from a loader "
+                             f"{'without' if sd['rng'] is None else 'with'} seed=, this one is "
+                             f"{'without' if self.rng is None else 'with'}")
+
+        def apply():
+            self.order, self.iteration = order.astype(np.int64), it
+            if self.rng is not None:
+                self.rng.bit_generator.state = sd["rng"]
+        return apply
 
     def __iter__(self):
         if self.iteration:

@@ -1,9 +1,10 @@
 """Optimizers (SGD, MomentumSGD, AdaGrad, AdaDelta, Adam, AdamW) as torch.optim computes them, and hooks."""
 import math
+import numbers
 
 import numpy as np
 
-from minigrad.backend import get_array_module
+from minigrad.backend import as_numpy, get_array_module
 from minigrad.core import Variable
 from minigrad.shapes import check_real
 
@@ -16,7 +17,13 @@ def check_hyper(owner, **values):
 
 
 class Optimizer:
-    """opt = SGD(lr=0.1).setup(model); after loss.backward(), opt.update()."""
+    """opt = SGD(lr=0.1).setup(model); after loss.backward(), opt.update().
+
+    HYPER names the hyperparameters (attributes), SLOTS the state arrays kept per Parameter; state_dict() and
+    load_state_dict() carry both, the step count and the hooks' settings, keyed by Parameter name."""
+
+    HYPER = ("lr",)
+    SLOTS = ()
 
     def __init__(self):
         self.target = None
@@ -56,17 +63,106 @@ class Optimizer:
     def update_one(self, p):
         raise NotImplementedError
 
-    def _state(self, p, *names):
-        """Zero-initialised state arrays of p's shape, created on first use (keyed by p itself: dict lookups compare
+    def _state(self, p):
+        """p's SLOTS arrays, zeros of p's shape created on first use (keyed by p itself: dict lookups compare
         Parameters by identity, as they hash)."""
         state = self.state.get(p)
         if state is None:
             xp = get_array_module(p.data)
-            state = self.state[p] = [xp.zeros_like(p.data) for _ in names]
+            state = self.state[p] = [xp.zeros_like(p.data) for _ in self.SLOTS]
         return state
+
+    def named_params(self):
+        """{name: Parameter} of the target: the Layer's names ('l0/W'), or the list's positions ('0', '1', ...)."""
+        if self.target is None:
+            raise RuntimeError(f"{type(self).__name__}: call setup(model) before saving or loading its state")
+        if hasattr(self.target, "named_params"):
+            return dict(self.target.named_params())
+        return {str(i): p for i, p in enumerate(self.target)}
+
+    def state_dict(self):
+        """The optimizer as plain data: {'type', 'hyper' (name: number), 't', 'hooks' (each hook's type and
+        settings), 'state' ({parameter name: {slot: NumPy array}})}; no Parameter or id in it."""
+        names = {id(p): n for n, p in self.named_params().items()}
+        state = {}
+        for p, arrays in self.state.items():
+            if id(p) not in names:
+                raise ValueError(f"{type(self).__name__}.state_dict: a Parameter with state is not in the target")
+            state[names[id(p)]] = {slot: as_numpy(a) for slot, a in zip(self.SLOTS, arrays)}
+        return {"type": type(self).__name__, "hyper": {k: getattr(self, k) for k in self.HYPER}, "t": self.t,
+                "hooks": [hook_state(h) for h in self.hooks], "state": state}
+
+    def load_state_dict(self, sd):
+        """Restore what state_dict() gave, onto the target's Parameters (their device and dtype). Everything is
+        checked first (type, hyperparameters, hooks, names, shapes): an error changes nothing."""
+        self.prepare_load(sd)()
+
+    def prepare_load(self, sd, incoming=None):
+        """Check sd against this optimizer and its target; a function that applies it (load_state_dict's two
+        halves, so that a checkpoint can check every part before it changes any). incoming: {name: array} that
+        the Parameters are about to get (a checkpoint's model), checked against instead of their arrays now."""
+        me = type(self).__name__
+        if sd.get("type") != me:
+            raise ValueError(f"{me}.load_state_dict: the state is of a {sd.get('type')}, not a {me}")
+        hyper = sd.get("hyper", {})
+        if set(hyper) != set(self.HYPER):
+            raise ValueError(f"{me}.load_state_dict: hyperparameters {sorted(hyper)}, expected {sorted(self.HYPER)}")
+        for k, v in hyper.items():
+            check_real(v, me, k)
+        t = sd.get("t")
+        if isinstance(t, bool) or not isinstance(t, numbers.Integral) or t < 0:
+            raise ValueError(f"{me}.load_state_dict: step count t must be a non-negative int, got {t!r}")
+        hooks = sd.get("hooks", [])
+        kinds = [h["type"] for h in hooks]
+        if kinds != [type(h).__name__ for h in self.hooks]:
+            raise ValueError(f"{me}.load_state_dict: the state has hooks {kinds}, this optimizer "
+                             f"{[type(h).__name__ for h in self.hooks]}; add the same hooks in the same order")
+        params = self.named_params()
+        new = {}
+        for name, slots in sd.get("state", {}).items():
+            p = params.get(name)
+            if p is None:
+                raise ValueError(f"{me}.load_state_dict: state for parameter {name!r}, which the target does not "
+                                 f"have (it has {sorted(params)[:8]}...)")
+            if set(slots) != set(self.SLOTS):
+                raise ValueError(f"{me}.load_state_dict: {name} has state {sorted(slots)}, expected "
+                                 f"{sorted(self.SLOTS)}")
+            ref = (incoming or {}).get(name, p.data)
+            for slot, a in slots.items():
+                if ref is None or a.shape != ref.shape:
+                    raise ValueError(f"{me}.load_state_dict: {name}/{slot} has shape {a.shape}, the parameter "
+                                     f"{'has no array yet' if ref is None else ref.shape}")
+            xp = get_array_module(ref)
+            new[p] = [xp.asarray(slots[slot], dtype=ref.dtype) for slot in self.SLOTS]
+        for hook, h in zip(self.hooks, hooks):
+            hook_check(hook, h, me)
+
+        def apply():
+            for k, v in hyper.items():
+                setattr(self, k, v)
+            self.t = int(t)
+            self.state = new
+            for hook, h in zip(self.hooks, hooks):
+                for k in getattr(hook, "HYPER", ()):
+                    setattr(hook, k, h[k])
+        return apply
+
+
+def hook_state(hook):
+    """A hook's type and settings (its HYPER attributes)."""
+    return {"type": type(hook).__name__, **{k: getattr(hook, k) for k in getattr(hook, "HYPER", ())}}
+
+
+def hook_check(hook, saved, owner):
+    for k in getattr(hook, "HYPER", ()):
+        if k not in saved:
+            raise ValueError(f"{owner}.load_state_dict: hook {type(hook).__name__} has no {k} in the state")
+        check_real(saved[k], type(hook).__name__, k)
 
 
 class SGD(Optimizer):
+    HYPER = ("lr",)
+
     def __init__(self, lr=0.01):
         super().__init__()
         check_hyper("SGD", lr=(lr, 0, None))
@@ -79,13 +175,15 @@ class SGD(Optimizer):
 class MomentumSGD(Optimizer):
     """v = momentum * v + g; p -= lr * v (torch.optim.SGD with momentum)."""
 
+    HYPER, SLOTS = ("lr", "momentum"), ("v",)
+
     def __init__(self, lr=0.01, momentum=0.9):
         super().__init__()
         check_hyper("MomentumSGD", lr=(lr, 0, None), momentum=(momentum, 0, 1))
         self.lr, self.momentum = lr, momentum
 
     def update_one(self, p):
-        v, = self._state(p, "v")
+        v, = self._state(p)
         v *= self.momentum
         v += p.grad.data
         p.data -= self.lr * v
@@ -94,13 +192,15 @@ class MomentumSGD(Optimizer):
 class AdaGrad(Optimizer):
     """h += g^2; p -= lr * g / (sqrt(h) + eps) (torch.optim.Adagrad)."""
 
+    HYPER, SLOTS = ("lr", "eps"), ("h",)
+
     def __init__(self, lr=0.01, eps=1e-10):
         super().__init__()
         check_hyper("AdaGrad", lr=(lr, 0, None), eps=(eps, 0, None))
         self.lr, self.eps = lr, eps
 
     def update_one(self, p):
-        h, = self._state(p, "h")
+        h, = self._state(p)
         g = p.grad.data
         h += g * g
         p.data -= self.lr * g / (get_array_module(h).sqrt(h) + self.eps)
@@ -110,13 +210,15 @@ class AdaDelta(Optimizer):
     """v = rho v + (1 - rho) g^2; d = sqrt(u + eps) / sqrt(v + eps) g; u = rho u + (1 - rho) d^2; p -= lr d
     (DeZero's AdaDelta, which has lr = 1, and torch.optim.Adadelta)."""
 
+    HYPER, SLOTS = ("rho", "eps", "lr"), ("v", "u")
+
     def __init__(self, rho=0.95, eps=1e-6, lr=1.0):
         super().__init__()
         check_hyper("AdaDelta", rho=(rho, 0, 1), eps=(eps, 0, None), lr=(lr, 0, None))
         self.rho, self.eps, self.lr = rho, eps, lr
 
     def update_one(self, p):
-        v, u = self._state(p, "v", "u")
+        v, u = self._state(p)
         xp, g = get_array_module(v), p.grad.data
         v *= self.rho
         v += (1 - self.rho) * g * g
@@ -129,6 +231,8 @@ class AdaDelta(Optimizer):
 class Adam(Optimizer):
     """Adam with bias correction, exactly as torch.optim.Adam (no weight decay)."""
 
+    HYPER, SLOTS = ("lr", "beta1", "beta2", "eps"), ("m", "v")
+
     def __init__(self, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8):
         super().__init__()
         check_hyper(type(self).__name__, lr=(lr, 0, None), beta1=(beta1, 0, 1), beta2=(beta2, 0, 1),
@@ -136,7 +240,7 @@ class Adam(Optimizer):
         self.lr, self.beta1, self.beta2, self.eps = lr, beta1, beta2, eps
 
     def update_one(self, p):
-        m, v = self._state(p, "m", "v")
+        m, v = self._state(p)
         g = p.grad.data
         m += (1 - self.beta1) * (g - m)
         v *= self.beta2
@@ -148,6 +252,8 @@ class Adam(Optimizer):
 
 class AdamW(Adam):
     """Adam with decoupled weight decay: p *= 1 - lr * weight_decay before the Adam step (torch.optim.AdamW)."""
+
+    HYPER = Adam.HYPER + ("weight_decay",)
 
     def __init__(self, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.01):
         super().__init__(lr, beta1, beta2, eps)
@@ -161,6 +267,8 @@ class AdamW(Adam):
 
 class WeightDecay:
     """Hook: g += rate * p (L2 regularisation, torch's weight_decay for SGD)."""
+
+    HYPER = ("rate",)
 
     def __init__(self, rate):
         check_hyper("WeightDecay", rate=(rate, 0, None))
@@ -197,6 +305,8 @@ class FreezeParam:
 class ClipGrad:
     """Hook: scale all gradients by max_norm / (total L2 norm + 1e-6) when the norm exceeds max_norm
     (torch.nn.utils.clip_grad_norm_)."""
+
+    HYPER = ("max_norm",)
 
     def __init__(self, max_norm):
         check_hyper("ClipGrad", max_norm=(max_norm, 0, None))
