@@ -10,6 +10,9 @@ from minigrad.ops.windows import check_image, pair
 from minigrad.shapes import check_size
 
 
+WATCHERS = []  # functions called with (layer, output) after every Layer call, last one only (summary)
+
+
 class Layer:
     """A callable holding Parameters and sub-layers; assigning one to an attribute registers it."""
 
@@ -22,7 +25,27 @@ class Layer:
         super().__setattr__(name, value)
 
     def __call__(self, *inputs):
-        return self.forward(*inputs)
+        y = self.forward(*inputs)
+        if WATCHERS:  # model.summary() is watching the calls
+            WATCHERS[-1](self, y)
+        return y
+
+    def named_layers(self, prefix=""):
+        """(name, Layer) pairs of the sub-layers, depth first, names joined by '/' (this layer is not included)."""
+        for name in self._names:
+            value = getattr(self, name)
+            if isinstance(value, Layer):
+                yield prefix + name, value
+                yield from value.named_layers(f"{prefix}{name}/")
+
+    def count_params(self):
+        """The number of parameter elements (every Parameter, running statistics included); ValueError while a
+        lazily sized Parameter has no array yet (after a first forward, or summary(x), it has)."""
+        lazy = sorted(self.named_lazy_shapes())
+        if lazy:
+            raise ValueError(f"count_params: {lazy[0]} has no size yet (lazily sized); call the model once, e.g. "
+                             f"model.summary(x)")
+        return int(sum(p.size for p in self.params()))
 
     def forward(self, *inputs):
         raise NotImplementedError(f"{type(self).__name__}.forward")
@@ -363,8 +386,7 @@ class BatchNorm(Layer):
 
 
 class LayerNorm(Layer):
-    """F.layer_norm over the last axes, normalized_shape (an int or a tuple), with gamma (ones) and beta (zeros)
-    of that shape when elementwise_affine (torch's weight and bias; bias=False drops beta)."""
+    """F.layer_norm over normalized_shape with gamma (ones) and beta (zeros), torch's weight and bias."""
 
     def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, dtype=np.float32):
         super().__init__()

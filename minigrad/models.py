@@ -5,10 +5,16 @@ import numpy as np
 
 import minigrad.functions as F
 from minigrad.layers import BatchNorm, Conv2d, Layer, Linear
+from minigrad.summary import summary
 from minigrad.utils import plot_graph
 
 
 class Model(Layer):
+    def summary(self, *inputs, print_fn=print):
+        """Print (with print_fn) the layers as one forward pass on inputs calls them, in test mode without a graph:
+        each one's output shape and parameter count, then the total (see count_params)."""
+        print_fn(summary(self, *inputs))
+
     def plot(self, *inputs, to_file="model.png"):
         """Run forward on inputs and render the computational graph with Graphviz (see utils.plot_graph)."""
         return plot_graph(self.forward(*inputs), verbose=True, to_file=to_file)

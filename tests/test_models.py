@@ -54,3 +54,37 @@ def test_pretrained_must_be_a_local_file():
         VGG16(pretrained=True)
     with pytest.raises(ValueError, match="n_layers must be 50, 101 or 152"):
         ResNet(34)
+
+
+def test_summary_lists_called_layers_shapes_and_counts():
+    from minigrad.models import Sequential
+    import minigrad.layers as L
+    model = Sequential(L.Conv2d(8, 3, pad=1), L.BatchNorm(), F.relu, lambda x: F.flatten(x, 1), L.Linear(10))
+    with pytest.raises(ValueError, match="l0/W has no size yet"):
+        model.count_params()
+    lines = []
+    model.summary(np.zeros((2, 1, 8, 8), np.float32), print_fn=lines.append)
+    table = lines[0].splitlines()
+    assert table[2].split() == ["l0", "Conv2d", "(2,", "8,", "8,", "8)", "80"]  # 8*1*3*3 + 8
+    assert table[3].split()[-1] == "32"  # gamma, beta, running mean and var of 8 channels
+    assert table[4].split() == ["l4", "Linear", "(2,", "10)", "5,130"]  # 512*10 + 10
+    assert table[-1] == "output (2, 10); 5,242 parameters in 8 arrays"
+    assert model.count_params() == 80 + 32 + 5130 == sum(p.size for p in model.params())
+    assert float(model.l1.avg_mean.data.sum()) == 0  # test mode: the running statistics did not move
+
+
+def test_summary_counts_the_calls_of_a_recurrent_layer():
+    import minigrad.layers as L
+
+    class Net(mg.models.Model):
+        def __init__(self):
+            super().__init__()
+            self.rnn = L.GRU(4, in_size=3)
+
+        def forward(self, xs):
+            return [self.rnn(x) for x in xs]
+
+    lines = []
+    Net().summary(np.zeros((5, 2, 3), np.float32), print_fn=lines.append)
+    assert "(2, 4) (x5 calls)" in lines[0]
+    assert "rnn/x2h" in lines[0] and "(2, 12) (x5 calls)" in lines[0]
