@@ -1,7 +1,6 @@
 """Variable and the backward engine: the graph's nodes, and how gradients flow through it."""
 import heapq
 import itertools
-import warnings
 
 import numpy as np
 
@@ -236,6 +235,9 @@ def _backprop(y, grad, report, create_graph):
             for x, gx, need in zip(f.inputs, gxs, f.needs_input_grad):
                 if gx is None or not need:
                     continue
+                if type(gx) is not Variable and not isinstance(gx, Variable):
+                    raise TypeError(f"{type(f).__name__}.backward returned a {type(gx).__name__} for input "
+                                    f"{f.inputs.index(x)}; expected a Variable (wrap an array as Variable(gx)) or None")
                 if gx._data.shape != x._data.shape:
                     raise RuntimeError(f"{type(f).__name__}.backward returned a gradient of "
                                        f"shape {gx.shape} for an input of shape {x.shape}")
@@ -264,7 +266,7 @@ def backward(y, grad=None, retain_grad=False, create_graph=False):
     """Variable.backward: accumulate d(y)/d(x) * grad into x.grad for every leaf x (and every x when
     retain_grad); each .grad set here is an array of its own."""
     if create_graph:
-        warnings.warn(guards.CYCLE_WARNING, stacklevel=3)
+        guards.warn_once("cycle", guards.CYCLE_WARNING, stacklevel=3)
     found = _backprop(y, grad, retain_grad, create_graph)
     handed = set() if grad is None else {id(backend.memory_root(as_array(grad)))}
     for x, gx in found.values():

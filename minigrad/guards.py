@@ -1,6 +1,7 @@
 """The engine's guards: anomaly mode (where a NaN or inf was made) and saved Variables changed in place."""
 import os
 import sys
+import warnings
 
 import numpy as np
 
@@ -67,6 +68,16 @@ def check_finite(function, phase, arrays, site):
 
 NO_GRAPH = ("this Variable does not require a gradient: it was computed under no_grad(), or only from inputs that "
             "take none (integer data, constants), so it has no graph to differentiate")
+WARNED = set()  # the keys of the warnings given once per process (minigrad.dezero adds "cycle": its idiom)
+
+
+def warn_once(key, message, stacklevel=2):
+    """warnings.warn(message) the first time key is seen in this process, else nothing."""
+    if key not in WARNED:
+        WARNED.add(key)
+        warnings.warn(message, stacklevel=stacklevel + 1)
+
+
 CYCLE_WARNING = ("backward(create_graph=True) stores gradients that carry their graph in .grad, a reference cycle "
                  "(x -> x.grad -> graph -> x) that only the garbage collector frees; "
                  "mg.grad(y, xs, create_graph=True) returns them instead")

@@ -141,7 +141,8 @@ def test_config_switch_turns_anomaly_mode_on_and_it_is_off_by_default():
 
 # ----------------------------------------------------------------------------- create_graph into .grad
 
-def test_backward_with_create_graph_warns_of_the_cycle_and_grad_does_not():
+def test_backward_with_create_graph_warns_of_the_cycle_and_grad_does_not(monkeypatch):
+    monkeypatch.setattr(mg.guards, "WARNED", set())  # given once per process: as if first
     x = mg.Variable(np.array(2.0))
     with pytest.warns(UserWarning, match=r"reference cycle.*mg\.grad"):
         (x ** 3).backward(create_graph=True)
