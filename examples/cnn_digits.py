@@ -59,8 +59,10 @@ def main(argv=None):
     parser.add_argument("--no-plots", action="store_true")
     parser.add_argument("--gpu", action="store_true", help="train on the GPU (CuPy)")
     args = parser.parse_args(argv)
+    if args.gpu:
+        mg.backend.require_gpu()  # one line, before any training
 
-    np.random.seed(args.seed)
+    mg.seed(args.seed)
     if args.mnist:
         train, test = (images(MNIST(args.mnist, train=t, download=False), 28) for t in (True, False))
         name = "MNIST"

@@ -26,8 +26,10 @@ def main(argv=None):
     parser.add_argument("--no-plots", action="store_true")
     parser.add_argument("--gpu", action="store_true", help="train on the GPU (CuPy)")
     args = parser.parse_args(argv)
+    if args.gpu:
+        mg.backend.require_gpu()  # one line, before any training
 
-    np.random.seed(args.seed)
+    mg.seed(args.seed)
     train, test = Digits(train=True), Digits(train=False)
     model = MLP([args.hidden, 10])
     optimizer = Adam(lr=args.lr).setup(model)

@@ -41,7 +41,7 @@ def main(argv=None):
     parser.add_argument("--no-plots", action="store_true")
     args = parser.parse_args(argv)
 
-    np.random.seed(args.seed)
+    mg.seed(args.seed)
     train = SinCurve(train=True)
     loader = SeqDataLoader(train, args.batch_size)
     model = BetterRNN(args.hidden, 1)

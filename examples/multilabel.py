@@ -37,7 +37,7 @@ class Attributes:
 
 
 def fit(train, epochs, pos_weight, seed):
-    np.random.seed(seed)
+    mg.seed(seed)
     model = MLP([64, len(ATTRIBUTES)])
     optimizer = Adam(lr=0.003).setup(model)
     for epoch in range(epochs):

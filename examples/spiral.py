@@ -19,7 +19,7 @@ def accuracy(y, t):
 
 
 def train(args):
-    np.random.seed(args.seed)
+    mg.seed(args.seed)
     dataset = Spiral()
     loader = DataLoader(dataset, args.batch_size, gpu=args.gpu, seed=args.seed)
     model = MLP([args.hidden, 3])
@@ -94,6 +94,8 @@ def main(argv=None):
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--gpu", action="store_true", help="train on the GPU (CuPy)")
     args = parser.parse_args(argv)
+    if args.gpu:
+        mg.backend.require_gpu()  # one line, before any training
     model, dataset, history = train(args)
     with mg.no_grad():
         x = mg.as_cupy(dataset.data) if args.gpu else dataset.data

@@ -28,6 +28,13 @@ def gpu_unavailable_reason():
     return _cupy_error
 
 
+def require_gpu(flag="--gpu"):
+    """Stop a script at once, with one line naming the [gpu] extra, when flag asks for a GPU that is not there."""
+    if not gpu_available():
+        raise SystemExit(f"{flag}: no usable GPU ({gpu_unavailable_reason()}); on a machine with an NVIDIA GPU, "
+                         f"install CuPy with the [gpu] extra: pip install 'minigrad[gpu]'")
+
+
 def is_cupy_array(x):
     """True for a cupy ndarray (cupy is loaded only once such an array is seen)."""
     if type(x).__module__.partition(".")[0] != "cupy":

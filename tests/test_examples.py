@@ -16,7 +16,7 @@ TINY = {"newton.py": ["--steps", "3", "--max-gd-steps", "200"],
         "gradcheck_custom.py": [],
         "cnn_digits.py": ["--epochs", "1", "--no-plots"],
         "lstm_sin.py": ["--epochs", "2", "--hidden", "8", "--no-plots"],
-        "char_lm.py": ["--max-windows", "2", "--hidden", "16", "--embed", "8", "--no-plots", "--quiet"]}
+        "char_lm.py": ["--windows", "2", "--hidden", "16", "--embed", "8", "--no-plots", "--quiet"]}
 
 
 def test_every_example_has_tiny_settings():
@@ -29,6 +29,27 @@ def test_example_runs(name):
                        text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip()
+
+
+TIMINGS = re.compile(r"\d+(\.\d+)? ?(s|ms|min)\b")  # wall times, the only output allowed to differ
+
+
+@pytest.mark.parametrize("name", sorted(TINY))
+def test_two_runs_with_the_same_seed_print_the_same(name):
+    """docs/training.md#repeatable-runs: every example with a --seed repeats; the others draw nothing."""
+    seed = ["--seed", "3"] if "--seed" in (EXAMPLES / name).read_text() else []
+    outs = [subprocess.run([sys.executable, str(EXAMPLES / name), *TINY[name], *seed], capture_output=True,
+                           text=True, timeout=120, check=True).stdout for _ in range(2)]
+    assert TIMINGS.sub("", outs[0]) == TIMINGS.sub("", outs[1])
+
+
+@pytest.mark.skipif(__import__("minigrad").gpu_available(), reason="a GPU is present: --gpu trains")
+@pytest.mark.parametrize("name", ["digits.py", "cnn_digits.py", "spiral.py"])
+def test_gpu_without_a_gpu_is_one_line_before_training(name):
+    r = subprocess.run([sys.executable, str(EXAMPLES / name), *TINY[name], "--gpu"], capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 1 and not r.stdout
+    assert len(r.stderr.strip().splitlines()) == 1 and "pip install 'minigrad[gpu]'" in r.stderr
 
 
 @pytest.mark.parametrize("name", sorted(TINY))
@@ -109,8 +130,8 @@ def test_lstm_sin_learns_the_curve_and_plots_it(tmp_path):
 
 
 def test_char_lm_beats_the_unigram_model_and_plots_its_curve(tmp_path):
-    """A short run (80 windows of a small LSTM); the default run trains for 2.5 minutes."""
-    r = subprocess.run([sys.executable, str(EXAMPLES / "char_lm.py"), "--max-windows", "80", "--hidden", "64",
+    """A short run (80 windows of a small LSTM); the default run trains 3,000 windows."""
+    r = subprocess.run([sys.executable, str(EXAMPLES / "char_lm.py"), "--windows", "80", "--hidden", "64",
                         "--quiet", "--out", str(tmp_path)], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     found = re.search(r"validation perplexity ([0-9.]+) \(unigram ([0-9.]+)\)", r.stdout)
