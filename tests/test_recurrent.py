@@ -55,15 +55,16 @@ def test_lstm_follows_dezeros_formula():
     assert LSTM(4)(xs[0].astype(np.float32)).dtype == np.float32
 
 
-def test_lstm_gradients_through_time():
+@pytest.mark.parametrize("layer", [LSTM, GRU], ids=["LSTM", "GRU"])
+def test_gradients_through_time(layer):
     xs = RNG.standard_normal((3, 2, 2))
 
     def unrolled(x0):
         np.random.seed(1)
-        lstm = LSTM(3, in_size=2, dtype=np.float64)
-        h = lstm(x0)
+        rnn = layer(3, in_size=2, dtype=np.float64)
+        h = rnn(x0)
         for x in xs[1:]:
-            h = lstm(x)
+            h = rnn(x)
         return F.sum(h * h)
 
     assert mg.gradcheck(unrolled, [xs[0]])
@@ -120,18 +121,7 @@ def test_gru_matches_torch_gru_cell_in_values_and_gradients():
         np.testing.assert_allclose(ours.grad.data, theirs.numpy(), rtol=1e-10)
 
 
-def test_gru_state_gradcheck_and_reset():
-    xs = RNG.standard_normal((3, 2, 2))
-
-    def unrolled(x0):
-        np.random.seed(2)
-        gru = GRU(3, in_size=2, dtype=np.float64)
-        h = gru(x0)
-        for x in xs[1:]:
-            h = gru(x)
-        return F.sum(h * h)
-
-    assert mg.gradcheck(unrolled, [xs[0]])
+def test_gru_keeps_its_state_until_reset():
     gru = GRU(3)
     gru(np.ones((2, 5), np.float32))
     with pytest.raises(ValueError, match="a batch of 3 after a state of batch size 2"):

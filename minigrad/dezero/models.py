@@ -4,26 +4,14 @@ import os
 import minigrad.functions as F
 from minigrad import models
 from minigrad.models import BottleneckA, BottleneckB, BuildingBlock, Model, Sequential  # noqa: F401
-from minigrad.dezero.layers import Linear
 
 
 
-class MLP(Model):
+class MLP(models.MLP):
     """DeZero's MLP(fc_output_sizes, activation=F.sigmoid): Linear layers l0, l1, ... with the activation between."""
 
     def __init__(self, fc_output_sizes, activation=F.sigmoid):
-        super().__init__()
-        self.activation = activation
-        self.layers = []
-        for i, out_size in enumerate(fc_output_sizes):
-            layer = Linear(out_size)
-            setattr(self, "l" + str(i), layer)
-            self.layers.append(layer)
-
-    def forward(self, x):
-        for layer in self.layers[:-1]:
-            x = self.activation(layer(x))
-        return self.layers[-1](x)
+        super().__init__(fc_output_sizes, activation)
 
 
 def _weights(pretrained, name):
