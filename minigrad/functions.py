@@ -5,6 +5,7 @@ from minigrad.losses.composites import sigmoid_bce_simple, softmax_cross_entropy
 from minigrad.losses.linear_ce import linear_cross_entropy
 from minigrad.losses.mse import accuracy, mean_squared_error
 from minigrad.losses.nll import nll_loss
+from minigrad.ops.attention import scaled_dot_product_attention
 from minigrad.ops.activations import log_sigmoid, log_softmax, logsumexp, sigmoid, softmax, softmax_simple
 from minigrad.ops.arithmetic import add, div, log, mul, neg, pow, sub
 from minigrad.ops.conv import col2im, conv2d, deconv2d, im2col
@@ -50,7 +51,7 @@ __all__ = ["abs", "accuracy", "add", "argmax", "astype", "average_pooling", "bat
            "cross_entropy", "deconv2d", "div", "dropout", "embed_id", "exp", "expand_dims", "flatten", "gelu",
            "get_item", "im2col", "layer_norm", "leaky_relu", "linear", "linear_cross_entropy", "log", "log_sigmoid",
            "log_softmax", "logsumexp", "lstm_cell", "matmul", "max", "max_pooling", "mean", "mean_squared_error",
-           "min", "mul", "neg", "nll_loss", "normal_cdf", "one_hot", "pooling", "pow", "relu", "reshape", "sigmoid",
+           "min", "mul", "neg", "nll_loss", "normal_cdf", "one_hot", "pooling", "pow", "relu", "reshape", "scaled_dot_product_attention", "sigmoid",
            "sigmoid_bce", "sigmoid_bce_simple", "silu", "sin", "softmax", "softmax_cross_entropy",
            "softmax_cross_entropy_simple", "softmax_simple", "softplus", "split", "sqrt", "square", "squeeze",
            "stack", "sub", "sum", "sum_to", "tanh", "transpose", "where"]

@@ -24,8 +24,8 @@ class Layer:
             self._names.append(name)
         super().__setattr__(name, value)
 
-    def __call__(self, *inputs):
-        y = self.forward(*inputs)
+    def __call__(self, *inputs, **options):
+        y = self.forward(*inputs, **options)
         if WATCHERS:  # model.summary() is watching the calls
             WATCHERS[-1](self, y)
         return y

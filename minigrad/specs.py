@@ -306,6 +306,15 @@ SPECS = [
          lambda rng: (rng.standard_normal((4, 3, 2)) * 2 + 1, rng.uniform(0.5, 2, (3, 2)), rng.standard_normal((3, 2))),
          "weight, bias, two axes"),
     Spec("LayerNorm", lambda x: F.layer_norm(x, 4, eps=0.1), _n(2, 3, 4), "no affine, eps 0.1"),
+    Spec("ScaledDotProductAttention", F.scaled_dot_product_attention,
+         lambda rng: (rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 5, 4)), rng.standard_normal((2, 5, 3)))),
+    Spec("ScaledDotProductAttention", lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True),
+         lambda rng: (rng.standard_normal((1, 2, 4, 3)), rng.standard_normal((1, 2, 4, 3)),
+                      rng.standard_normal((1, 2, 4, 2))), "causal, two heads"),
+    Spec("ScaledDotProductAttention",
+         lambda q, k, v: F.scaled_dot_product_attention(q, k, v, mask=_on(q, [[True, False, True], [False] * 3])),
+         lambda rng: (rng.standard_normal((2, 2, 4)), rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 3, 2))),
+         "boolean mask, a fully masked row"),
 ]
 
 _NO_T = np.zeros(0, np.intp)  # the class indices of an empty batch

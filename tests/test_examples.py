@@ -4,6 +4,8 @@ import re
 import subprocess
 import sys
 
+import tempfile
+
 import pytest
 
 EXAMPLES = pathlib.Path(__file__).parent.parent / "examples"
@@ -16,6 +18,8 @@ TINY = {"newton.py": ["--steps", "3", "--max-gd-steps", "200"],
         "gradcheck_custom.py": [],
         "cnn_digits.py": ["--epochs", "1", "--no-plots"],
         "lstm_sin.py": ["--epochs", "2", "--hidden", "8", "--no-plots"],
+        "transformer_lm.py": ["--steps", "2", "--n-layer", "1", "--n-head", "2", "--n-embd", "16", "--block", "16",
+                              "--batch-size", "4", "--no-plots", "--quiet", "--out", tempfile.mkdtemp()],
         "char_lm.py": ["--windows", "2", "--hidden", "16", "--embed", "8", "--no-plots", "--quiet"]}
 
 
@@ -146,3 +150,25 @@ def test_gradcheck_example_catches_the_planted_bug():
     assert r.returncode == 0 and "caught the bug" in r.stdout and "gradcheck(swish): True" in r.stdout
     assert "gradgradcheck(hypot), broadcasting (3, 4) with (4,): True" in r.stdout
     assert "gradgradcheck(root_mean_square over axis 1): True" in r.stdout
+
+
+GPT_TINY = ["--n-layer", "2", "--n-head", "2", "--n-embd", "32", "--block", "32", "--batch-size", "16",
+            "--warmup", "20", "--quiet"]
+
+
+def test_transformer_lm_learns_and_resumes_exactly(tmp_path):
+    """docs/ops.md#transformer-layers: a tiny GPT beats the unigram model well within a minute, and a run stopped
+    at step 100 and resumed from its checkpoint prints what the uninterrupted run prints."""
+    def run(*extra, out):
+        r = subprocess.run([sys.executable, str(EXAMPLES / "transformer_lm.py"), *GPT_TINY, "--out", str(out),
+                            *extra], capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr
+        return r.stdout
+    straight = run("--steps", "200", "--save-every", "100", out=tmp_path / "a")
+    found = re.search(r"validation perplexity ([0-9.]+) \(unigram ([0-9.]+)\)", straight)
+    assert float(found.group(1)) < 0.5 * float(found.group(2)), straight
+    assert (tmp_path / "a" / "transformer_lm.png").read_bytes()[:4] == b"\x89PNG"
+    run("--steps", "100", "--save-every", "100", "--no-plots", out=tmp_path / "b")
+    resumed = run("--steps", "200", "--save-every", "100", "--resume", "--no-plots", out=tmp_path / "b")
+    assert "resumed from" in resumed and found.group(0) in resumed
+    assert straight.split("after training: ")[1] == resumed.split("after training: ")[1]

@@ -131,3 +131,35 @@ def test_layer_norm_keeps_per_row_state_only():
 def test_bad_arguments_are_named(call, match):
     with pytest.raises((ValueError, TypeError), match=match):
         call()
+
+
+def test_gelu_tanh_on_the_cpu_kernel_matches_the_numpy_path():
+    """docs/kernels.md: the float32 kernel against the NumPy formula, values and gradients, tails and non-finite."""
+    from minigrad import kernels
+    if not kernels.installed():
+        pytest.skip("numba is not installed: the NumPy path is the only one")
+    x = np.concatenate([np.linspace(-12, 12, 20001), [-1e30, -90.0, -0.0, 0.0, 1e-30, 90.0, 1e30, np.nan, np.inf,
+                                                      -np.inf]]).astype(np.float32)
+    gy = np.random.default_rng(5).standard_normal(x.shape).astype(np.float32)
+    results = []
+    for on in (True, False):
+        with mg.using_config("cpu_kernels", on):
+            v = mg.Variable(x)
+            y = F.gelu(v, approximate="tanh")
+            y.backward(gy)
+            results.append((y.data, v.grad.data))
+    # both round u = sqrt(8 / pi) (x + 0.044715 x^3) to float32 in their own order; exp(u) carries that error
+    # relatively, so the bound grows with |u| (about 60 at x = -10, where the result is 1e-25), and it is taken
+    # relative to the size of the terms (the derivative s + x s (1 - s) u' crosses 0 near x = -0.75)
+    x64 = np.where(np.isfinite(x), x, 0).astype(np.float64)
+    u = np.sqrt(8 / np.pi) * (x64 + 0.044715 * x64 ** 3)
+    s64 = 1 / (1 + np.exp(-u))
+    du = np.sqrt(8 / np.pi) * (1 + 3 * 0.044715 * x64 ** 2)
+    sizes = (np.abs(x64) * s64, np.abs(gy) * (s64 + np.abs(x64) * s64 * (1 - s64) * du))
+    for (a, b), size in zip(zip(*results), sizes):
+        finite = np.isfinite(b)
+        np.testing.assert_array_equal(np.isnan(a), np.isnan(b))
+        np.testing.assert_array_equal(a[~finite], b[~finite])
+        bound = 4 * np.finfo(np.float32).eps * (1 + np.minimum(np.abs(u), 1e30)) * size + 1e-34  # + underflow
+        bad = finite & (np.abs(a.astype(np.float64) - b) > bound)
+        assert not bad.any(), (x[bad][:4], a[bad][:4], b[bad][:4])

@@ -51,13 +51,13 @@ def call(module, name):
 
 
 def elementwise(name, x):
-    """op(x) (name: exp, log, tanh, sigmoid, log_sigmoid) on the float32 kernels, or None where they do not apply:
+    """op(x) (name: exp, log, tanh, sigmoid, log_sigmoid, gelu_tanh) on the float32 kernels, or None where they do not apply:
     the caller computes it with NumPy then."""
     return call("activations", "elementwise")(name, x) if fused_float32(x) else None
 
 
 def elementwise_grad(name, x, y, gy):
-    """The backward of op (tanh, sigmoid, log_sigmoid) at x, with y = op(x), times gy (all arrays) on the float32
+    """The backward of op (tanh, sigmoid, log_sigmoid, gelu_tanh) at x, with y = op(x), times gy (all arrays) on the float32
     kernels, or None where they do not apply."""
     if not fused_float32(x) or gy.dtype != x.dtype or gy.shape != x.shape:
         return None

@@ -1,4 +1,6 @@
-"""float32 exp, log, tanh, sigmoid, log_sigmoid, softmax and log_softmax on the CPU, forward and plain backward."""
+"""float32 ops on the CPU: exp, log, tanh, sigmoid, log_sigmoid, gelu, softmax, log_softmax; forward and backward."""
+import math
+
 import numpy as np
 from numba import njit
 
@@ -12,7 +14,8 @@ BLOCK = 1 << 20  # elements per block (a thread's unit of work): handing one to 
 
 @njit(**JIT_EXACT)
 def _forward(op, x, y):
-    """y = op(x) elementwise over 1-d float32 arrays: 0 exp, 1 log, 2 tanh, 3 sigmoid, 4 log_sigmoid."""
+    """y = op(x) elementwise over 1-d float32 arrays: 0 exp, 1 log, 2 tanh, 3 sigmoid, 4 log_sigmoid, 5 gelu's tanh
+    form, x sigmoid(2 K (x + A x^3))."""
     if op == 0:
         for i in range(x.size):
             y[i] = exp32(x[i])
@@ -25,15 +28,19 @@ def _forward(op, x, y):
     elif op == 3:
         for i in range(x.size):
             y[i] = sigmoid32(x[i])
-    else:
+    elif op == 4:
         for i in range(x.size):
             y[i] = log_sigmoid32(x[i])
+    else:
+        k2, ka2 = np.float32(GELU_K2), np.float32(GELU_KA2)
+        for i in range(x.size):
+            y[i] = x[i] * sigmoid32(x[i] * (k2 + ka2 * x[i] * x[i]))
 
 
 @njit(**JIT_EXACT)
 def _backward(op, x, y, gy, gx):
     """gx from gy elementwise (1-d float32): 2 tanh gy (1 - y^2); 3 sigmoid gy y sigmoid(-x); 4 log_sigmoid
-    gy sigmoid(-x)."""
+    gy sigmoid(-x); 5 gelu's tanh form gy (s + x s sigmoid(-u) du/dx), s = sigmoid(u), u = 2 K (x + A x^3)."""
     one = np.float32(1.0)
     if op == 2:
         for i in range(x.size):
@@ -41,12 +48,21 @@ def _backward(op, x, y, gy, gx):
     elif op == 3:
         for i in range(x.size):
             gx[i] = gy[i] * y[i] * sigmoid32(-x[i])
-    else:
+    elif op == 4:
         for i in range(x.size):
             gx[i] = gy[i] * sigmoid32(-x[i])
+    else:
+        k2, ka2 = np.float32(GELU_K2), np.float32(GELU_KA2)
+        for i in range(x.size):
+            xi = x[i]
+            u = xi * (k2 + ka2 * xi * xi)
+            s = sigmoid32(u)
+            gx[i] = gy[i] * (s + xi * s * sigmoid32(-u) * (k2 + np.float32(3.0) * ka2 * xi * xi))
 
 
-OPS = {"exp": 0, "log": 1, "tanh": 2, "sigmoid": 3, "log_sigmoid": 4}
+OPS = {"exp": 0, "log": 1, "tanh": 2, "sigmoid": 3, "log_sigmoid": 4, "gelu_tanh": 5}
+GELU_K2 = 2 * math.sqrt(2 / math.pi)  # gelu's tanh form as x sigmoid(u), u = GELU_K2 x + GELU_KA2 x^3
+GELU_KA2 = GELU_K2 * 0.044715
 
 
 def _flat(a):

@@ -63,7 +63,10 @@ class Linear(Function):
         if b is not None and b.shape != (W.shape[1],):
             raise ValueError(f"linear: bias of shape {b.shape} does not match weight of shape {W.shape}; "
                              f"expected ({W.shape[1]},)")
-        y = get_array_module(x, W, b).matmul(x, W)
+        if x.ndim > 2:  # one matrix product over every row: numpy's matmul would loop over the leading axes
+            y = get_array_module(x, W, b).matmul(x.reshape(-1, x.shape[-1]), W).reshape(x.shape[:-1] + W.shape[1:])
+        else:
+            y = get_array_module(x, W, b).matmul(x, W)
         if b is not None:
             y += b
         return y
@@ -73,7 +76,8 @@ class Linear(Function):
         needs = self.needs_input_grad
         if not Config.enable_backprop:  # a plain backward: the same products on the arrays, no Functions
             g, w, xd = gy._data, W._data, x._data
-            gx = wrap(g @ w.T) if needs[0] else None
+            gx = wrap((g.reshape(-1, g.shape[-1]) @ w.T).reshape(xd.shape) if g.ndim > 2 else g @ w.T) \
+                if needs[0] else None
             if needs[1]:
                 gW = wrap(xd.T @ g if xd.ndim == 2 else xd.reshape(-1, xd.shape[-1]).T @ g.reshape(-1, g.shape[-1]))
             else:

@@ -5,7 +5,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from minigrad import numerics
+from minigrad import kernels, numerics
 from minigrad.backend import get_array_module
 from minigrad.config import Config
 from minigrad.core import as_variable, wrap
@@ -20,7 +20,13 @@ INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
 
 # Each derivative below is written once over one of these: on arrays for the plain backward, on Variables
 # (recorded Functions) under create_graph, so that every higher derivative follows from the same formula.
-ARRAYS = SimpleNamespace(data=lambda a: a, sigmoid=numerics.sigmoid, cdf=numerics.normal_cdf,
+def _sigmoid(a):
+    """sigmoid of an array: on the float32 CPU kernel where it applies, else NumPy's formula."""
+    y = kernels.elementwise("sigmoid", a)
+    return numerics.sigmoid(a) if y is None else y
+
+
+ARRAYS = SimpleNamespace(data=lambda a: a, sigmoid=_sigmoid, cdf=numerics.normal_cdf,
                          exp=lambda a: get_array_module(a).exp(a), tanh=lambda a: get_array_module(a).tanh(a),
                          where=lambda c, a, b: get_array_module(b).where(c, a, b).astype(b.dtype, copy=False))
 GRAPH = SimpleNamespace(data=lambda v: v.data, sigmoid=sigmoid, exp=exp, tanh=tanh, where=where,
@@ -36,10 +42,15 @@ class _Smooth(Function):
         with np.errstate(invalid="ignore", over="ignore"):  # NaN and inf inputs give torch's results, silently
             return self.compute(x)
 
+    kernel = None  # the name of a float32 CPU kernel for the forward and the plain backward, if there is one
+
     def backward(self, gy):
         x = self.inputs[0]
         if Config.enable_backprop:
             return gy * self.derivative(GRAPH, x)
+        gx = kernels.elementwise_grad(self.kernel, x.data, x.data, gy.data) if self.kernel else None
+        if gx is not None:
+            return wrap(gx)
         with np.errstate(invalid="ignore", over="ignore"):
             return wrap(gy.data * self.derivative(ARRAYS, x.data))
 
@@ -59,7 +70,7 @@ class SiLU(_Smooth):
     """x sigmoid(x) (swish); derivative sigmoid(x) + x sigmoid(x) sigmoid(-x), accurate in both tails."""
 
     def compute(self, x):
-        return x * numerics.sigmoid(x)
+        return x * _sigmoid(x)
 
     @staticmethod
     def derivative(ns, x):
@@ -75,10 +86,12 @@ class GELU(_Smooth):
 
     def __init__(self, approximate):
         self.approximate = approximate
+        self.kernel = "gelu_tanh" if approximate == "tanh" else None
 
     def compute(self, x):
         if self.approximate == "tanh":
-            return x * numerics.sigmoid((x + A * x * x * x) * (2 * K))
+            y = kernels.elementwise("gelu_tanh", x)
+            return x * _sigmoid((x + A * x * x * x) * (2 * K)) if y is None else y
         return x * numerics.normal_cdf(x)
 
     def derivative(self, ns, x):

@@ -1,0 +1,189 @@
+"""Scaled dot-product attention (torch's semantics) as one Function that keeps O(L) state: rows' logsumexp."""
+import math
+
+import numpy as np
+
+from minigrad.backend import get_array_module
+from minigrad.config import Config
+from minigrad.core import Variable, as_variable, wrap
+from minigrad.function import Function
+from minigrad.ops.activations import softmax
+from minigrad.ops.elementwise import astype, where
+from minigrad.ops.linear import matmul
+from minigrad.ops.reductions import sum
+from minigrad.ops.shaping import transpose
+from minigrad.shapes import check_float, check_real
+
+BLOCK = 1 << 21  # score elements per block of query rows: the only L x S work array, never kept
+
+
+def _swap(a):
+    return a.swapaxes(-1, -2)
+
+
+class ScaledDotProductAttention(Function):
+    """y = P v with P = softmax(q k^T scale + mask) along the keys, for q (..., L, E), k (..., S, E), v (..., S, Ev).
+
+    The scores are made and used one block of query rows at a time; forward keeps each row's logsumexp `lse`
+    (..., L) and the output, and the backward recomputes P from them block by block (FlashAttention's scheme), so
+    no L x S array outlives a block. `mask` (a boolean array, True where a key is attended, or an additive float
+    array, broadcasting to (..., L, S)), `causal`, `scale` and the dropout ratio `p` with its `seed` (the dropout
+    mask is drawn again from it in the backward) are set at construction."""
+
+    def __init__(self, mask, causal, scale, p, seed):
+        self.mask, self.causal, self.scale, self.p, self.seed = mask, causal, scale, p, seed
+
+    def _scores(self, xp, q, k, lo, hi):
+        """The masked, scaled scores of query rows lo..hi: (..., hi - lo, S), -inf where a key is masked."""
+        s = xp.matmul(q[..., lo:hi, :], _swap(k))
+        s *= s.dtype.type(self.scale)
+        if self.mask is not None:
+            m = self.mask[..., lo:hi, :] if self.mask.ndim >= 2 and self.mask.shape[-2] > 1 else self.mask
+            if m.dtype == bool:
+                s = xp.where(m, s, -np.inf).astype(s.dtype, copy=False)
+            else:
+                s += m
+        if self.causal:  # -inf above the diagonal of rows lo..hi, made once per call
+            if getattr(self, "_above", None) is None or self._above.shape[0] < hi:
+                n_l = max(hi, s.shape[-2])
+                self._above = xp.triu(xp.full((n_l, s.shape[-1]), -np.inf, dtype=s.dtype), 1)
+            s += self._above[lo:hi]
+        return s
+
+    def _keep(self, xp, shape, lo):
+        """The dropout factors of rows lo..: 0 or 1 / (1 - p), drawn from (seed, lo) so the backward draws the same."""
+        draw = np.random.default_rng([self.seed, lo]).random(shape) >= self.p
+        return xp.asarray(draw.astype(np.float32) * (1 / (1 - self.p)))
+
+    def _rows(self, length, width, batch):
+        return max(1, min(length, BLOCK // max(1, width * batch)))
+
+    def forward(self, q, k, v):
+        xp = get_array_module(q, k, v)
+        n_l, n_s = q.shape[-2], k.shape[-2]
+        batch = q.shape[:-2]
+        y = xp.empty(batch + (n_l, v.shape[-1]), dtype=q.dtype)
+        self.lse = xp.empty(batch + (n_l,), dtype=q.dtype)
+        rows = self._rows(n_l, n_s, math.prod(batch))
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            for lo in range(0, n_l, rows):
+                hi = min(lo + rows, n_l)
+                s = self._scores(xp, q, k, lo, hi)
+                m = s.max(axis=-1, keepdims=True) if n_s else xp.full(s.shape[:-1] + (1,), -np.inf, s.dtype)
+                m = xp.where(xp.isfinite(m), m, 0).astype(s.dtype, copy=False)  # a fully masked row: all -inf
+                e = xp.exp(s - m)
+                total = e.sum(axis=-1, keepdims=True)
+                # a row with nothing to attend to gives zeros (torch's math path gives NaN), and an lse of +inf,
+                # so that exp(s - lse) is 0 there in the backward
+                self.lse[..., lo:hi] = xp.where(total > 0, m + xp.log(total), np.inf)[..., 0]
+                e /= xp.where(total > 0, total, 1)
+                if self.p:
+                    e *= self._keep(xp, e.shape, lo).astype(e.dtype, copy=False)
+                y[..., lo:hi, :] = xp.matmul(e, v)
+        return y
+
+    def backward(self, gy):
+        q, k, v = self.inputs
+        if Config.enable_backprop:
+            return self._recorded(q, k, v, gy)
+        xp = get_array_module(gy.data)
+        q, k, v, go = q.data, k.data, v.data, gy.data
+        y = self.outputs[0]().data
+        n_l, n_s = q.shape[-2], k.shape[-2]
+        gq, gk, gv = xp.empty_like(q), xp.zeros_like(k), xp.zeros_like(v)
+        delta = (go * y).sum(axis=-1)  # rowsum(dP * P) = rowsum(dO * O), dropout or not
+        rows = self._rows(n_l, n_s, math.prod(q.shape[:-2]))
+        with np.errstate(invalid="ignore", over="ignore"):
+            for lo in range(0, n_l, rows):
+                hi = min(lo + rows, n_l)
+                p = xp.exp(self._scores(xp, q, k, lo, hi) - self.lse[..., lo:hi, None])
+                g = go[..., lo:hi, :]
+                dp = xp.matmul(g, _swap(v))
+                if self.p:
+                    keep = self._keep(xp, p.shape, lo).astype(p.dtype, copy=False)
+                    gv += xp.matmul(_swap(p * keep), g)
+                    dp *= keep
+                else:
+                    gv += xp.matmul(_swap(p), g)
+                dp -= delta[..., lo:hi, None]
+                dp *= p
+                dp *= dp.dtype.type(self.scale)
+                gq[..., lo:hi, :] = xp.matmul(dp, k)
+                gk += xp.matmul(_swap(dp), q[..., lo:hi, :])
+        return wrap(gq), wrap(gk), wrap(gv)
+
+    def _recorded(self, q, k, v, gy):
+        """The same gradients from recorded Functions (create_graph): twice differentiable."""
+        xp = get_array_module(q.data)
+        axes = tuple(range(q.ndim - 2)) + (q.ndim - 1, q.ndim - 2)
+        s = matmul(q, transpose(k, axes)) * self.scale
+        valid = None
+        if self.mask is not None or self.causal:
+            with np.errstate(invalid="ignore"):
+                scores = self._scores(xp, q.data, k.data, 0, q.shape[-2])
+                hidden = xp.isinf(scores) & (scores < 0)
+            valid = ~hidden.all(axis=-1, keepdims=True)  # rows with a key to attend to
+            if self.mask is not None and self.mask.dtype != bool:
+                s = s + xp.broadcast_to(self.mask, hidden.shape).astype(s.dtype)
+            s = where(hidden, -np.inf, s)
+            s = where(xp.broadcast_to(valid, hidden.shape), s, 0.0)  # no NaN from a row of -inf
+        p = softmax(s, axis=-1)
+        if valid is not None:
+            p = p * valid.astype(p.dtype)
+        keep = self._block_keep(xp, p.shape, p.dtype) if self.p else None
+        gv = matmul(transpose(p if keep is None else p * keep, axes), gy)
+        dp = matmul(gy, transpose(v, axes))
+        if keep is not None:
+            dp = dp * keep
+        ds = p * (dp - sum(dp * p, axis=-1, keepdims=True)) * self.scale
+        return matmul(ds, k), matmul(transpose(ds, axes), q), gv
+
+    def _block_keep(self, xp, shape, dtype):
+        """The dropout factors of every row, drawn block by block as the forward drew them."""
+        rows = self._rows(shape[-2], shape[-1], math.prod(shape[:-2]))
+        return xp.concatenate([self._keep(xp, shape[:-2] + (min(lo + rows, shape[-2]) - lo, shape[-1]), lo)
+                               for lo in range(0, shape[-2], rows)], axis=-2).astype(dtype)
+
+
+def scaled_dot_product_attention(q, k, v, mask=None, is_causal=False, dropout=0.0, scale=None):
+    """torch's scaled_dot_product_attention: softmax(q k^T * scale + mask) v for q (..., L, E), k (..., S, E) and
+    v (..., S, Ev) with the same leading axes; scale defaults to 1 / sqrt(E). mask: a boolean array (True: the key
+    is attended) or a float array added to the scores, broadcasting to (..., L, S); is_causal masks the keys after
+    each query (top-left aligned, as torch). A query with no key to attend to gives zeros, never NaN. dropout: the
+    probability of dropping an attention weight, in training only. One Function; see docs/ops.md#attention."""
+    op = "scaled_dot_product_attention"
+    q, k, v = (check_float(as_variable(a, f"{op}: {n}"), op, n) for a, n in ((q, "q"), (k, "k"), (v, "v")))
+    if q.ndim < 2 or k.ndim != q.ndim or v.ndim != q.ndim:
+        raise ValueError(f"{op}: q, k and v must be (..., L, E), (..., S, E), (..., S, Ev) of one rank, got shapes "
+                         f"{q.shape}, {k.shape}, {v.shape}")
+    if q.shape[:-2] != k.shape[:-2] or k.shape[:-2] != v.shape[:-2] or q.shape[-1] != k.shape[-1] \
+            or k.shape[-2] != v.shape[-2]:
+        raise ValueError(f"{op}: shapes q {q.shape}, k {k.shape}, v {v.shape} do not match; expected (..., L, E), "
+                         f"(..., S, E) and (..., S, Ev) with the same leading axes")
+    if mask is not None:
+        mask = mask.data if isinstance(mask, Variable) else get_array_module(q.data).asarray(mask)
+        if mask.dtype != bool and mask.dtype.kind != "f":
+            raise TypeError(f"{op}: mask must be boolean (True: attend) or floating (added), got dtype {mask.dtype}")
+        scores = q.shape[:-1] + (k.shape[-2],)
+        try:
+            fits = np.broadcast_shapes(mask.shape, scores) == scores
+        except ValueError:
+            fits = False
+        if not fits:
+            raise ValueError(f"{op}: mask of shape {mask.shape} does not broadcast to the scores' shape {scores}")
+    if mask is not None and is_causal:
+        raise ValueError(f"{op}: give mask or is_causal, not both (as torch)")
+    p = check_real(dropout, op, "dropout", lambda r: 0 <= r < 1, "in [0, 1)") if Config.train else 0.0
+    scale = 1 / math.sqrt(q.shape[-1]) if scale is None else check_real(scale, op, "scale")
+    dtypes = {a.dtype for a in (q, k, v)}
+    if len(dtypes) > 1:
+        raise TypeError(f"{op}: q, k and v must share a dtype, got {[str(d) for d in (q.dtype, k.dtype, v.dtype)]}")
+    half = q.dtype == np.float16
+    if half:  # computed in float32 and rounded once, as torch on the CPU
+        q, k, v = (astype(a, np.float32) for a in (q, k, v))
+        mask = mask if mask is None or mask.dtype == bool else mask.astype(np.float32)
+    elif mask is not None and mask.dtype != bool:
+        mask = mask.astype(q.dtype, copy=False)
+    seed = int(np.random.randint(2 ** 31)) if p else 0
+    y = ScaledDotProductAttention(mask, bool(is_causal), scale, p, seed)(q, k, v)
+    return astype(y, np.float16) if half else y

@@ -1,0 +1,157 @@
+"""scaled_dot_product_attention against torch (masks, causal, float32/16), its O(L) saved state, the transformer
+layers and GPT (docs/ops.md#attention)."""
+import numpy as np
+import pytest
+
+import minigrad as mg
+import minigrad.functions as F
+from minigrad.ops.attention import ScaledDotProductAttention
+from minigrad.transformer import GPT, MultiHeadAttention
+
+RNG = np.random.default_rng(0)
+
+
+def _qkv(batch=(2, 3), n_l=5, n_s=6, e=4, ev=3, dtype=np.float64):
+    return tuple((RNG.standard_normal(batch + shape) * 2).astype(dtype)
+                 for shape in ((n_l, e), (n_s, e), (n_s, ev)))
+
+
+MASKS = {
+    "none": lambda: {},
+    "causal": lambda: {"is_causal": True},
+    "boolean": lambda: {"mask": RNG.random((5, 6)) > 0.3},
+    "boolean per head": lambda: {"mask": RNG.random((2, 3, 5, 6)) > 0.5},
+    "additive": lambda: {"mask": RNG.standard_normal((3, 1, 6))},
+    "scale": lambda: {"scale": 0.3},
+}
+
+
+@pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-12), (np.float32, 1e-5)], ids=["float64", "float32"])
+@pytest.mark.parametrize("kind", MASKS)
+def test_matches_torch(kind, dtype, rtol):
+    torch = pytest.importorskip("torch")
+    kwargs = MASKS[kind]()
+    arrays = _qkv(dtype=dtype)
+    vs = [mg.Variable(a) for a in arrays]
+    ts = [torch.tensor(a, requires_grad=True) for a in arrays]
+    y = F.scaled_dot_product_attention(*vs, **kwargs)
+    tk = {"is_causal": kwargs.get("is_causal", False), "scale": kwargs.get("scale")}
+    if "mask" in kwargs:
+        tk["attn_mask"] = torch.tensor(kwargs["mask"].astype(dtype) if kwargs["mask"].dtype != bool else kwargs["mask"])
+    yt = torch.nn.functional.scaled_dot_product_attention(*ts, **tk)
+    gy = RNG.standard_normal(y.shape).astype(dtype)
+    y.backward(gy)
+    yt.backward(torch.tensor(gy))
+    assert y.dtype == dtype
+    np.testing.assert_allclose(y.data, yt.detach().numpy(), rtol=rtol, atol=rtol)
+    for v, t in zip(vs, ts):
+        np.testing.assert_allclose(v.grad.data, t.grad.numpy(), rtol=rtol, atol=rtol)
+
+
+def test_a_query_with_nothing_to_attend_gives_zeros_and_zero_gradients():
+    q, k, v = (mg.Variable(a) for a in _qkv())
+    mask = np.ones((5, 6), bool)
+    mask[2] = False
+    y = F.scaled_dot_product_attention(q, k, v, mask=mask)
+    assert not np.isnan(y.data).any() and not y.data[:, :, 2].any()
+    F.sum(y * y).backward()
+    assert not np.isnan(q.grad.data).any() and not q.grad.data[:, :, 2].any()
+    additive = np.where(mask, 0.0, -np.inf)
+    np.testing.assert_array_equal(F.scaled_dot_product_attention(q, k, v, mask=additive).data, y.data)
+
+
+def test_blocks_of_query_rows_give_the_same_result(monkeypatch):
+    arrays = _qkv(n_l=9, n_s=7)
+    whole = [F.scaled_dot_product_attention(*arrays, is_causal=True).data]
+    monkeypatch.setattr("minigrad.ops.attention.BLOCK", 30)  # blocks of 30 // (7 * 6) = 1 row
+    vs = [mg.Variable(a) for a in arrays]
+    y = F.scaled_dot_product_attention(*vs, is_causal=True)
+    np.testing.assert_allclose(y.data, whole[0], rtol=1e-12, atol=1e-15)  # BLAS sums smaller products
+    assert mg.gradcheck(lambda *a: F.scaled_dot_product_attention(*a, is_causal=True), list(arrays))
+
+
+def test_dropout_is_repeatable_from_its_seed_and_unbiased():
+    arrays = _qkv(batch=(64,), n_l=8, n_s=8)
+    mg.seed(1)
+    a = F.scaled_dot_product_attention(*arrays, dropout=0.5).data
+    mg.seed(1)
+    b = F.scaled_dot_product_attention(*arrays, dropout=0.5).data
+    np.testing.assert_array_equal(a, b)
+    plain = F.scaled_dot_product_attention(*arrays).data
+    draws = np.mean([F.scaled_dot_product_attention(*arrays, dropout=0.5).data for _ in range(200)], axis=0)
+    assert abs(draws - plain).mean() < 0.1 * abs(plain).mean()
+    with mg.test_mode():  # no dropout outside training
+        np.testing.assert_array_equal(F.scaled_dot_product_attention(*arrays, dropout=0.5).data, plain)
+    mg.seed(2)
+    assert mg.gradcheck(lambda *x: (mg.seed(2), F.scaled_dot_product_attention(*x, dropout=0.3))[1],
+                        [a[:2] for a in arrays])
+
+
+def test_the_saved_state_is_one_number_per_query_row():
+    q, k, v = (mg.Variable(a) for a in _qkv(batch=(2, 4), n_l=64, n_s=64, e=8, ev=8, dtype=np.float32))
+    f = ScaledDotProductAttention(None, True, 0.3, 0.0, 0)
+    y = f(q, k, v)
+    saved = [a for a in vars(f).values() if isinstance(a, np.ndarray)]
+    assert [a.shape for a in saved] == [(2, 4, 64)] or {a.shape for a in saved} <= {(2, 4, 64), (64, 64)}
+    extra = sum(a.nbytes for a in saved if a.shape == (2, 4, 64))
+    assert extra <= 0.1 * 64 * 64 * 4 * 8  # at most 0.1x of one L x L float32 matrix per head (8 heads)
+    assert y.shape == (2, 4, 64, 8)
+
+
+def test_float16_is_computed_in_float32():
+    arrays = _qkv(dtype=np.float16)
+    vs = [mg.Variable(a) for a in arrays]
+    y = F.scaled_dot_product_attention(*vs, is_causal=True)
+    assert y.dtype == np.float16
+    ref = F.scaled_dot_product_attention(*[a.astype(np.float32) for a in arrays], is_causal=True).data
+    np.testing.assert_array_equal(y.data, ref.astype(np.float16))
+    F.sum(y).backward()
+    assert all(v.grad.dtype == np.float16 for v in vs)
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda q, k, v: F.scaled_dot_product_attention(q, k[..., :2], v), "do not match"),
+    (lambda q, k, v: F.scaled_dot_product_attention(q[0, 0, 0], k, v), "of one rank"),
+    (lambda q, k, v: F.scaled_dot_product_attention(q, k, v, mask=np.ones((4, 6), bool)),
+     r"mask of shape \(4, 6\) does not broadcast"),
+    (lambda q, k, v: F.scaled_dot_product_attention(q, k, v, mask=np.ones((5, 6), int)), "boolean"),
+    (lambda q, k, v: F.scaled_dot_product_attention(q, k, v, mask=np.ones((5, 6), bool), is_causal=True),
+     "not both"),
+    (lambda q, k, v: F.scaled_dot_product_attention(q, k, v, dropout=1.0), r"dropout must be in \[0, 1\)"),
+])
+def test_bad_arguments_are_named(call, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        call(*_qkv())
+
+
+def test_multi_head_attention_matches_torch():
+    torch = pytest.importorskip("torch")
+    mha = MultiHeadAttention(8, 2, dtype=np.float64)
+    ref = torch.nn.MultiheadAttention(8, 2, batch_first=True, dtype=torch.float64)
+    with torch.no_grad():
+        ref.in_proj_weight.copy_(torch.tensor(mha.qkv.W.data.T))
+        ref.in_proj_bias.copy_(torch.tensor(mha.qkv.b.data))
+        ref.out_proj.weight.copy_(torch.tensor(mha.proj.W.data.T))
+        ref.out_proj.bias.copy_(torch.tensor(mha.proj.b.data))
+    x = RNG.standard_normal((3, 5, 8))
+    causal = torch.nn.Transformer.generate_square_subsequent_mask(5, dtype=torch.float64)
+    theirs, _ = ref(*(torch.tensor(x),) * 3, attn_mask=causal, need_weights=False)
+    np.testing.assert_allclose(mha(x, is_causal=True).data, theirs.detach().numpy(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("tie", [False, True], ids=["head", "tied"])
+def test_gpt_is_causal_and_its_loss_is_the_logits_cross_entropy(tie):
+    mg.seed(0)
+    model = GPT(11, 2, 2, 8, 6, tie_weights=tie, dtype=np.float64)
+    ids = RNG.integers(0, 11, (3, 6))
+    t = RNG.integers(0, 11, (3, 6))
+    logits = model(ids)
+    changed = ids.copy()
+    changed[:, 4:] = (changed[:, 4:] + 1) % 11  # the future: the first four positions must not see it
+    np.testing.assert_allclose(model(changed).data[:, :4], logits.data[:, :4], rtol=1e-12)
+    loss = model(ids, t)
+    ref = F.softmax_cross_entropy(F.reshape(logits, (18, 11)), t.reshape(-1))
+    assert float(loss.data) == pytest.approx(float(ref.data), rel=1e-12)
+    assert ("head/W" in dict(model.named_params())) != tie
+    loss.backward()
+    assert all(p.grad is not None for p in model.params())
