@@ -1,7 +1,7 @@
 """A character-level GPT (minigrad.transformer.GPT) trained on the English help texts that ship with Python, the
 text of char_lm.py: AdamW with a linear warm-up and cosine decay, gradient clipping, a checkpoint to resume from.
 
-    python examples/transformer_lm.py [--steps 1200] [--n-layer 4] [--n-embd 128] [--resume] [--out plots]
+    python examples/transformer_lm.py [--steps 1500] [--n-layer 3] [--n-embd 128] [--resume] [--out plots]
 """
 import argparse
 import math
@@ -16,7 +16,7 @@ from minigrad import schedules
 from minigrad.optimizers import AdamW, ClipGrad
 from minigrad.transformer import GPT
 
-STEPS = 1200  # training steps of the default run: a fixed count, so the result is the same on any machine
+STEPS = 1500  # training steps of the default run: a fixed count, so the result is the same on any machine
 
 
 def batch(ids, block, size):
@@ -50,19 +50,19 @@ def sample(model, chars, prompt, length, rng, temperature=0.8):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=STEPS, help="training steps (a fixed count)")
-    parser.add_argument("--n-layer", type=int, default=4)
+    parser.add_argument("--n-layer", type=int, default=3)
     parser.add_argument("--n-head", type=int, default=4)
     parser.add_argument("--n-embd", type=int, default=128)
-    parser.add_argument("--block", type=int, default=128, help="context length")
+    parser.add_argument("--block", type=int, default=64, help="context length")
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=3e-3)
+    parser.add_argument("--lr", type=float, default=5e-3)
     parser.add_argument("--warmup", type=int, default=100, help="linear warm-up steps")
     parser.add_argument("--weight-decay", type=float, default=0.1)
     parser.add_argument("--clip", type=float, default=1.0, help="gradient norm limit")
     parser.add_argument("--dropout", type=float, default=0.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--checkpoint", default=None, help="checkpoint file (default OUT/transformer_lm.npz)")
-    parser.add_argument("--save-every", type=int, default=200, help="steps between checkpoints")
+    parser.add_argument("--save-every", type=int, default=500, help="steps between checkpoints")
     parser.add_argument("--resume", action="store_true", help="continue from the checkpoint")
     parser.add_argument("--out", default="plots", help="folder for the curve PNG and the checkpoint")
     parser.add_argument("--no-plots", action="store_true")

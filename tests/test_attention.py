@@ -155,3 +155,28 @@ def test_gpt_is_causal_and_its_loss_is_the_logits_cross_entropy(tie):
     assert ("head/W" in dict(model.named_params())) != tie
     loss.backward()
     assert all(p.grad is not None for p in model.params())
+
+
+@pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-12), (np.float32, 2e-5)], ids=["float64", "float32"])
+@pytest.mark.parametrize("kind", ["causal", "boolean", "fully masked row", "dropout"])
+def test_the_cpu_kernel_rows_match_the_numpy_path(kind, dtype, rtol):
+    """docs/kernels.md: the softmax-with-logsumexp and dS rows of the kernels against the NumPy path."""
+    from minigrad import kernels
+    if not kernels.installed():
+        pytest.skip("numba is not installed: the NumPy path is the only one")
+    mask = RNG.random((5, 6)) > 0.3
+    mask[1] = False
+    kwargs = {"causal": {"is_causal": True}, "boolean": {"mask": mask}, "fully masked row": {"mask": mask},
+              "dropout": {"dropout": 0.4, "is_causal": True}}[kind]
+    arrays = _qkv(dtype=dtype)
+    gy = RNG.standard_normal((2, 3, 5, 3)).astype(dtype)
+    results = []
+    for on in (True, False):
+        with mg.using_config("cpu_kernels", on):
+            mg.seed(4)
+            vs = [mg.Variable(a) for a in arrays]
+            y = F.scaled_dot_product_attention(*vs, **kwargs)
+            y.backward(gy)
+            results.append([y.data] + [v.grad.data for v in vs])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol)

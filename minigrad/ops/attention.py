@@ -3,6 +3,7 @@ import math
 
 import numpy as np
 
+from minigrad import kernels
 from minigrad.backend import get_array_module
 from minigrad.config import Config
 from minigrad.core import Variable, as_variable, wrap
@@ -69,6 +70,14 @@ class ScaledDotProductAttention(Function):
             for lo in range(0, n_l, rows):
                 hi = min(lo + rows, n_l)
                 s = self._scores(xp, q, k, lo, hi)
+                if n_s and kernels.fused(s):  # one pass per row on the CPU kernels (docs/kernels.md)
+                    lse = xp.empty(s.shape[:-1], dtype=s.dtype)
+                    kernels.call("attention", "softmax_lse")(s, lse)
+                    self.lse[..., lo:hi] = lse
+                    if self.p:
+                        s *= self._keep(xp, s.shape, lo).astype(s.dtype, copy=False)
+                    y[..., lo:hi, :] = xp.matmul(s, v)
+                    continue
                 m = s.max(axis=-1, keepdims=True) if n_s else xp.full(s.shape[:-1] + (1,), -np.inf, s.dtype)
                 m = xp.where(xp.isfinite(m), m, 0).astype(s.dtype, copy=False)  # a fully masked row: all -inf
                 e = xp.exp(s - m)
@@ -96,18 +105,21 @@ class ScaledDotProductAttention(Function):
         with np.errstate(invalid="ignore", over="ignore"):
             for lo in range(0, n_l, rows):
                 hi = min(lo + rows, n_l)
-                p = xp.exp(self._scores(xp, q, k, lo, hi) - self.lse[..., lo:hi, None])
+                s = self._scores(xp, q, k, lo, hi)
                 g = go[..., lo:hi, :]
                 dp = xp.matmul(g, _swap(v))
-                if self.p:
-                    keep = self._keep(xp, p.shape, lo).astype(p.dtype, copy=False)
-                    gv += xp.matmul(_swap(p * keep), g)
+                keep = self._keep(xp, s.shape, lo).astype(s.dtype, copy=False) if self.p else None
+                if keep is not None:
                     dp *= keep
+                if kernels.fused(s):  # s to P and dp to dS in one pass per row on the CPU kernels
+                    kernels.call("attention", "grad")(s, self.lse[..., lo:hi], dp, delta[..., lo:hi], self.scale)
+                    p = s
                 else:
-                    gv += xp.matmul(_swap(p), g)
-                dp -= delta[..., lo:hi, None]
-                dp *= p
-                dp *= dp.dtype.type(self.scale)
+                    p = xp.exp(s - self.lse[..., lo:hi, None])
+                    dp -= delta[..., lo:hi, None]
+                    dp *= p
+                    dp *= dp.dtype.type(self.scale)
+                gv += xp.matmul(_swap(p if keep is None else p * keep), g)
                 gq[..., lo:hi, :] = xp.matmul(dp, k)
                 gk += xp.matmul(_swap(dp), q[..., lo:hi, :])
         return wrap(gq), wrap(gk), wrap(gv)
