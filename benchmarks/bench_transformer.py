@@ -10,7 +10,9 @@ import sys
 import numpy as np
 from common import median_time, peak_rss, table
 
-CONFIG = {"vocab": 103, "n_layer": 4, "n_head": 4, "n_embd": 128, "block": 128, "batch": 16}
+CONFIG = {"vocab": 103, "n_layer": 3, "n_head": 4, "n_embd": 128, "block": 64, "batch": 32}  # the example's defaults
+ATTENTION = (8, 4, 256, 64)  # batch, heads, L, E
+SMALL = {"vocab": 11, "n_layer": 1, "n_head": 2, "n_embd": 8, "block": 8, "batch": 2}, (1, 2, 8, 4)  # --small
 
 
 def minigrad_model(c):
@@ -91,7 +93,7 @@ def check(c):
     loss.backward()
     loss_t = net(torch.tensor(ids), torch.tensor(t))
     loss_t.backward()
-    np.testing.assert_allclose(float(loss.data), float(loss_t), rtol=1e-5)
+    np.testing.assert_allclose(float(loss.data), float(loss_t.detach()), rtol=1e-5)
     ours = dict(model.named_params())
     np.testing.assert_allclose(ours["tok/W"].grad.data, net.tok.weight.grad.numpy(), rtol=2e-3, atol=2e-5)
     np.testing.assert_allclose(ours["b0/attn/qkv/W"].grad.data, net.blocks[0].qkv.weight.grad.numpy().T,
@@ -122,9 +124,9 @@ def setup(impl, c, threads):
             net(ti, tt).backward()
             opt.step()
         return step
-    rng = np.random.default_rng(0)  # attention alone: (8, 4, 256, 64)
-    q, k, v = (rng.standard_normal((8, 4, 256, 64), dtype=np.float32) for _ in range(3))
-    gy = rng.standard_normal((8, 4, 256, 64), dtype=np.float32)
+    rng = np.random.default_rng(0)  # attention alone
+    q, k, v = (rng.standard_normal(ATTENTION, dtype=np.float32) for _ in range(3))
+    gy = rng.standard_normal(ATTENTION, dtype=np.float32)
     if impl == "attention-minigrad":
         import minigrad as mg
         import minigrad.functions as F
@@ -158,8 +160,12 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=2, help="workers per implementation")
+    parser.add_argument("--small", action="store_true", help="tiny sizes (the test of this script)")
     parser.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
     a = parser.parse_args(argv)
+    global CONFIG, ATTENTION
+    if a.small:
+        CONFIG, ATTENTION = SMALL
     if a.worker:
         return worker(a.worker[0], int(a.worker[1]), a.rounds)
     try:
@@ -170,12 +176,13 @@ def main(argv=None):
     print(f"first step: loss {check(CONFIG):.6f}, equal to torch's to float32 tolerance, gradients too")
 
     def run(impl, threads):
-        out = subprocess.run([sys.executable, __file__, "--worker", impl, str(threads), "--rounds", str(a.rounds)],
-                             capture_output=True, text=True, check=True)
+        out = subprocess.run([sys.executable, __file__, "--worker", impl, str(threads), "--rounds", str(a.rounds)]
+                             + ["--small"] * a.small, capture_output=True, text=True, check=True)
         return json.loads(out.stdout)
     rows = []
-    for ours, theirs, what in (("minigrad", "torch", "GPT step, batch 16 x 128, 4 layers, 128 wide"),
-                               ("attention-minigrad", "attention-torch", "attention (8, 4, 256, 64), causal")):
+    gpt = "GPT step, batch {batch} x {block}, {n_layer} layers, {n_embd} wide".format(**CONFIG)
+    for ours, theirs, what in (("minigrad", "torch", gpt),
+                               ("attention-minigrad", "attention-torch", f"attention {ATTENTION}, causal")):
         results = {ours: [run(ours, 2) for _ in range(a.repeats)]}
         for threads in (1, 2):
             results[f"{theirs} ({threads} thread{'s' if threads > 1 else ''})"] = [run(theirs, threads)

@@ -64,6 +64,7 @@ def main(argv=None):
     parser.add_argument("--checkpoint", default=None, help="checkpoint file (default OUT/transformer_lm.npz)")
     parser.add_argument("--save-every", type=int, default=500, help="steps between checkpoints")
     parser.add_argument("--resume", action="store_true", help="continue from the checkpoint")
+    parser.add_argument("--stop-at", type=int, default=None, help="stop at this step, as an interrupted run would")
     parser.add_argument("--out", default="plots", help="folder for the curve PNG and the checkpoint")
     parser.add_argument("--no-plots", action="store_true")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -121,12 +122,17 @@ def main(argv=None):
             history["valid"].append(evaluate(model, valid, args.block))
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
             mg.save_checkpoint(path, model, optimizer, schedule, step=step, history=history)
+        if step == args.stop_at:
+            bar.close()
+            print(f"stopped at step {step}; the checkpoint is {path}")
+            return
     bar.close()
     nll = history["valid"][-1] if history["valid"] else evaluate(model, valid, args.block)
     print(f"trained {args.steps} steps ({args.steps * args.batch_size * args.block:,} characters) in "
           f"{time.perf_counter() - start:.0f} s")
     print(f"validation perplexity {math.exp(nll):.2f} (unigram {math.exp(unigram):.2f})")
-    print(f"after training: {sample(model, chars, 'The ', 200, rng)!r}")
+    after = np.random.default_rng(args.seed + 1)  # its own draws: a resumed run samples the same text
+    print(f"after training: {sample(model, chars, 'The ', 200, after)!r}")
     if not args.no_plots and history["step"]:
         import matplotlib
         matplotlib.use("Agg")

@@ -45,6 +45,13 @@ def test_linear_cross_entropy_benchmark_runs():
     assert "composite" in out and "minigrad" in out and "failed" not in out
 
 
+def test_transformer_benchmark_checks_torch_and_runs():
+    import pytest
+    pytest.importorskip("torch")
+    out = run("bench_transformer.py", "--small", "--rounds", "1", "--repeats", "1")
+    assert "equal to torch's" in out and "GPT step" in out and "attention" in out
+
+
 def test_small_batch_benchmark_runs():
     out = run("bench_small.py", "--calls", "2", "--rounds", "1", "--repeats", "1")
     assert "ce 32x10" in out and "bce 32x5" in out and "spiral step" in out
