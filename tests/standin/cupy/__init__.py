@@ -320,7 +320,7 @@ _FUNCTIONS = ["exp", "log", "log1p", "expm1", "sqrt", "tanh", "sin", "cos", "abs
               "sum", "mean", "max", "min", "amax", "amin", "argmax", "argmin", "prod", "all", "any", "broadcast_to",
               "reshape", "transpose", "moveaxis", "swapaxes", "concatenate", "stack", "split", "nonzero",
               "count_nonzero", "einsum", "tensordot", "outer", "exp2", "log2", "floor", "ceil", "argsort", "sort",
-              "cumsum", "squeeze", "expand_dims", "fabs", "ascontiguousarray", "pad", "copyto"]
+              "cumsum", "squeeze", "expand_dims", "fabs", "ascontiguousarray", "pad", "copyto", "triu", "tril"]
 
 
 def _function(name):
