@@ -47,6 +47,19 @@ class CharLM(Model):
         return self.lstm(self.embed(ids))
 
 
+def prepare(seed):
+    """Seed minigrad, load the text and print its sizes and the unigram model's validation perplexity; returns a
+    generator for sampling, the characters, the train and validation ids and the unigram's nats per character."""
+    mg.seed(seed)
+    rng = np.random.default_rng(seed)
+    chars, train, valid = corpus()
+    counts = np.bincount(train, minlength=len(chars)) + 1
+    unigram = float(-np.mean(np.log(counts / counts.sum())[valid]))
+    print(f"{len(train):,} training and {len(valid):,} validation characters, {len(chars)} distinct; "
+          f"unigram perplexity on validation {math.exp(unigram):.2f}")
+    return rng, chars, train, valid, unigram
+
+
 def windows(ids, batch_size, bptt):
     """Truncated-BPTT batches: the text cut into batch_size parallel streams, bptt steps at a time; yields
     (inputs, targets), each (bptt, batch_size)."""
@@ -99,13 +112,7 @@ def main(argv=None):
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
 
-    mg.seed(args.seed)
-    rng = np.random.default_rng(args.seed)
-    chars, train, valid = corpus()
-    counts = np.bincount(train, minlength=len(chars)) + 1
-    unigram = float(-np.mean(np.log(counts / counts.sum())[valid]))
-    print(f"{len(train):,} training and {len(valid):,} validation characters, {len(chars)} distinct; "
-          f"unigram perplexity on validation {math.exp(unigram):.2f}")
+    rng, chars, train, valid, unigram = prepare(args.seed)
     model = CharLM(len(chars), args.embed, args.hidden)
     optimizer = Adam(lr=args.lr).setup(model)
     optimizer.add_hook(ClipGrad(5.0))

@@ -11,7 +11,7 @@ import time
 import numpy as np
 
 import minigrad as mg
-from char_lm import corpus
+from char_lm import prepare
 from minigrad import schedules
 from minigrad.optimizers import AdamW, ClipGrad
 from minigrad.transformer import GPT
@@ -70,13 +70,7 @@ def main(argv=None):
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
 
-    mg.seed(args.seed)
-    rng = np.random.default_rng(args.seed)
-    chars, train, valid = corpus()
-    counts = np.bincount(train, minlength=len(chars)) + 1
-    unigram = float(-np.mean(np.log(counts / counts.sum())[valid]))
-    print(f"{len(train):,} training and {len(valid):,} validation characters, {len(chars)} distinct; "
-          f"unigram perplexity on validation {math.exp(unigram):.2f}")
+    rng, chars, train, valid, unigram = prepare(args.seed)
     model = GPT(len(chars), args.n_layer, args.n_head, args.n_embd, args.block, dropout=args.dropout,
                 tie_weights=True)
     optimizer = AdamW(args.lr, weight_decay=args.weight_decay).setup(model).add_hook(ClipGrad(args.clip))
