@@ -163,3 +163,36 @@ def test_gelu_tanh_on_the_cpu_kernel_matches_the_numpy_path():
         bound = 4 * np.finfo(np.float32).eps * (1 + np.minimum(np.abs(u), 1e30)) * size + 1e-34  # + underflow
         bad = finite & (np.abs(a.astype(np.float64) - b) > bound)
         assert not bad.any(), (x[bad][:4], a[bad][:4], b[bad][:4])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("affine", [(True, True), (True, False), (False, True), (False, False)])
+@pytest.mark.parametrize("shape", [(5, 7), (0, 7), (3, 1), (2, 3, 130), (600, 200)])
+def test_layer_norm_on_the_cpu_kernel_matches_the_numpy_path(shape, affine, dtype):
+    """docs/kernels.md: the rows kernel against the NumPy formula, every layout, empty and single-column rows,
+    rows holding NaN and inf; the caller's arrays untouched."""
+    from minigrad import kernels
+    from layouts import LAYOUTS
+    if not kernels.installed():
+        pytest.skip("numba is not installed: the NumPy path is the only one")
+    rng = np.random.default_rng(7)
+    x = (rng.standard_normal(shape) * 3 + 1).astype(dtype)
+    if x.size > 12:
+        x.reshape(-1, shape[-1])[1, 0], x.reshape(-1, shape[-1])[2, -1] = np.nan, np.inf
+    w, b = (rng.standard_normal(shape[-1:]).astype(dtype) for _ in range(2))
+    gy = rng.standard_normal(shape).astype(dtype)
+    tol = {np.float32: 2e-5, np.float64: 1e-12}[dtype]
+    for layout, make in LAYOUTS.items():
+        xs = make(x)
+        before = xs.copy()
+        results = []
+        for on in (True, False):
+            with mg.using_config("cpu_kernels", on):
+                vs = [mg.Variable(a) for a in (xs, w, b)]
+                y = F.layer_norm(vs[0], shape[-1], vs[1] if affine[0] else None, vs[2] if affine[1] else None)
+                y.backward(gy)
+                results.append([y.data] + [v.grad.data for v, used in zip(vs, (True,) + affine) if used])
+        for a, ref in zip(*results):
+            np.testing.assert_array_equal(np.isnan(a), np.isnan(ref), err_msg=layout)
+            np.testing.assert_allclose(a, ref, rtol=tol, atol=tol * 10, err_msg=layout)
+        np.testing.assert_array_equal(xs, before)

@@ -11,49 +11,73 @@ BLOCK = 1 << 20  # scores per thread's block
 
 
 @njit(**JIT_EXACT)
-def _softmax_lse(s, lse):
-    """Each row of s (n, S) becomes its softmax, in place, and lse[i] its max + log(sum(exp)); a row of -inf (a
-    query with no key) becomes zeros with lse = +inf, so that exp(s - lse) is 0 there."""
+def _width(width, causal, lo, rows, i):
+    """Keys row i of a block attends to: all, or under the causal mask those up to its query, lo + i % rows."""
+    return min(width, lo + i % rows + 1) if causal else width
+
+
+@njit(**JIT_EXACT)
+def _softmax_lse(s, lse, sk, start, lo, rows, causal):
+    """Each row of s (n, S) becomes the softmax of s * sk, in place, and lse[i] its max + log(sum(exp)); keys past
+    the causal limit (see _width; row i of s is row start + i of the block) are 0. A row of -inf (a query with no
+    key) becomes zeros with lse = +inf, so that exp(s - lse) is 0 there."""
     n, width = s.shape
     er = np.empty(width, s.dtype)  # exp into another row: writing over the row read would stop vectorization
+    k = cast(s, sk)
     for i in range(n):
-        r = s[i]
+        w = _width(width, causal, lo, rows, start + i)
+        r, f = s[i, :w], s[i]
+        for c in range(w, width):
+            f[c] = 0
+        for c in range(w):
+            r[c] *= k
         m = row_max(r)
-        if m == -np.inf:
-            for c in range(width):
-                r[c] = 0
-            lse[i] = np.inf
+        if m == -np.inf:  # no key, or (row_max may leave NaN out) only NaN scores: zeros, or NaN
+            fill = cast(r, 0.0)
+            for c in range(w):
+                if np.isnan(r[c]):
+                    fill = r[c]
+            for c in range(w):
+                r[c] = fill
+            lse[i] = np.inf if fill == 0 else fill
             continue
         total = exp_rows(r, m, er)
         a = cast(r, 1.0 / total)
-        for c in range(width):
+        for c in range(w):
             r[c] = er[c] * a
         lse[i] = m + log(cast(r, total))
 
 
 @njit(**JIT_EXACT)
-def _grad(s, lse, dp, delta, scale):
-    """In place, per row i: s[i] (scores) becomes P = exp(s - lse[i]), dp[i] (dO V^T) becomes
-    P (dp - delta[i]) scale, the scores' gradient."""
+def _grad(s, lse, dp, delta, sk, scale, start, lo, rows, causal):
+    """In place, per row i: s[i] (scores) becomes P = exp(s sk - lse[i]), dp[i] (dO V^T) becomes
+    P (dp - delta[i]) scale, the scores' gradient; both 0 past the causal limit."""
     n, width = s.shape
-    k = cast(s, scale)
+    k, g = cast(s, sk), cast(s, scale)
     for i in range(n):
+        w = _width(width, causal, lo, rows, start + i)
         sr, dr, li, di = s[i], dp[i], lse[i], delta[i]
-        for c in range(width):
-            p = exp(sr[c] - li)
+        for c in range(w):
+            p = exp(sr[c] * k - li)
             sr[c] = p
-            dr[c] = p * (dr[c] - di) * k
+            dr[c] = p * (dr[c] - di) * g
+        for c in range(w, width):
+            sr[c] = 0
+            dr[c] = 0
 
 
-def softmax_lse(s, lse):
-    """s (..., S), C-contiguous, in place to its softmax; lse (...) each row's logsumexp. On the CPU threads."""
-    s2, l2 = s.reshape(-1, s.shape[-1]), lse.reshape(-1)
-    for_blocks(lambda lo, hi: _softmax_lse(s2[lo:hi], l2[lo:hi]), len(s2), s.shape[-1], np, BLOCK)
-
-
-def grad(s, lse, dp, delta, scale):
-    """s (..., S) to P = exp(s - lse) and dp (..., S) to P (dp - delta) scale, in place, C-contiguous."""
-    s2, dp2 = s.reshape(-1, s.shape[-1]), dp.reshape(-1, dp.shape[-1])
-    l2, d2 = np.ascontiguousarray(lse).reshape(-1), np.ascontiguousarray(delta).reshape(-1)
-    for_blocks(lambda lo, hi: _grad(s2[lo:hi], l2[lo:hi], dp2[lo:hi], d2[lo:hi], scale), len(s2), s.shape[-1], np,
+def softmax_lse(s, lse, sk=1.0, lo=0, causal=False):
+    """s (..., rows, S), C-contiguous, in place to its softmax of s * sk; lse (..., rows) each row's logsumexp;
+    causal: row j of s is query lo + j, which attends to keys 0..lo + j. On the CPU threads."""
+    s2, l2, rows = s.reshape(-1, s.shape[-1]), lse.reshape(-1), s.shape[-2]
+    for_blocks(lambda a, b: _softmax_lse(s2[a:b], l2[a:b], sk, a, lo, rows, causal), len(s2), s.shape[-1], np,
                BLOCK)
+
+
+def grad(s, lse, dp, delta, scale, sk=1.0, lo=0, causal=False):
+    """s (..., rows, S) to P = exp(s sk - lse) and dp (..., rows, S) to P (dp - delta) scale, in place,
+    C-contiguous; causal as softmax_lse."""
+    s2, dp2, rows = s.reshape(-1, s.shape[-1]), dp.reshape(-1, dp.shape[-1]), s.shape[-2]
+    l2, d2 = np.ascontiguousarray(lse).reshape(-1), np.ascontiguousarray(delta).reshape(-1)
+    for_blocks(lambda a, b: _grad(s2[a:b], l2[a:b], dp2[a:b], d2[a:b], sk, scale, a, lo, rows, causal), len(s2),
+               s.shape[-1], np, BLOCK)

@@ -34,9 +34,12 @@ class ScaledDotProductAttention(Function):
     def __init__(self, mask, causal, scale, p, seed):
         self.mask, self.causal, self.scale, self.p, self.seed = mask, causal, scale, p, seed
 
-    def _scores(self, xp, q, k, lo, hi):
-        """The masked, scaled scores of query rows lo..hi: (..., hi - lo, S), -inf where a key is masked."""
-        s = xp.matmul(q[..., lo:hi, :], _swap(k))
+    def _scores(self, xp, q, kt, lo, hi, fold=False):
+        """The masked, scaled scores of query rows lo..hi: (..., hi - lo, S), -inf where a key is masked, for
+        kt = k^T (..., E, S). fold: only q kt, the CPU kernels applying scale and the causal mask in their pass."""
+        s = xp.matmul(q[..., lo:hi, :], kt)
+        if fold:
+            return s
         s *= s.dtype.type(self.scale)
         if self.mask is not None:
             m = self.mask[..., lo:hi, :] if self.mask.ndim >= 2 and self.mask.shape[-2] > 1 else self.mask
@@ -44,12 +47,19 @@ class ScaledDotProductAttention(Function):
                 s = xp.where(m, s, -np.inf).astype(s.dtype, copy=False)
             else:
                 s += m
-        if self.causal:  # -inf above the diagonal of rows lo..hi, made once per call
+        if self.causal:  # -inf above the diagonal of rows lo..hi (where, not +: a score of +inf there is hidden)
             if getattr(self, "_above", None) is None or self._above.shape[0] < hi:
                 n_l = max(hi, s.shape[-2])
-                self._above = xp.triu(xp.full((n_l, s.shape[-1]), -np.inf, dtype=s.dtype), 1)
-            s += self._above[lo:hi]
+                self._above = xp.triu(xp.ones((n_l, s.shape[-1]), dtype=bool), 1)
+            s = xp.where(self._above[lo:hi], -np.inf, s).astype(s.dtype, copy=False)
         return s
+
+    def _kernel(self, q, n_s):
+        """(kernel, fold): whether the CPU kernels make the softmax and its gradient (float32 or float64 NumPy
+        arrays, keys to attend; docs/kernels.md), and whether they also apply the scale and the causal mask in
+        their pass, taking the scores straight from the matmul (no mask array)."""
+        kernel = n_s > 0 and kernels.fused(q)
+        return kernel, kernel and self.mask is None
 
     def _keep(self, xp, shape, lo):
         """The dropout factors of rows lo..: 0 or 1 / (1 - p), drawn from (seed, lo) so the backward draws the same."""
@@ -66,13 +76,15 @@ class ScaledDotProductAttention(Function):
         y = xp.empty(batch + (n_l, v.shape[-1]), dtype=q.dtype)
         self.lse = xp.empty(batch + (n_l,), dtype=q.dtype)
         rows = self._rows(n_l, n_s, math.prod(batch))
+        kt, (kernel, fold) = xp.ascontiguousarray(_swap(k)), self._kernel(q, n_s)
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
             for lo in range(0, n_l, rows):
                 hi = min(lo + rows, n_l)
-                s = self._scores(xp, q, k, lo, hi)
-                if n_s and kernels.fused(s):  # one pass per row on the CPU kernels (docs/kernels.md)
+                s = self._scores(xp, q, kt, lo, hi, fold)
+                if kernel:  # one pass per row on the CPU kernels (docs/kernels.md)
                     lse = xp.empty(s.shape[:-1], dtype=s.dtype)
-                    kernels.call("attention", "softmax_lse")(s, lse)
+                    kernels.call("attention", "softmax_lse")(s, lse, self.scale if fold else 1.0, lo,
+                                                             self.causal and fold)
                     self.lse[..., lo:hi] = lse
                     if self.p:
                         s *= self._keep(xp, s.shape, lo).astype(s.dtype, copy=False)
@@ -102,17 +114,20 @@ class ScaledDotProductAttention(Function):
         gq, gk, gv = xp.empty_like(q), xp.zeros_like(k), xp.zeros_like(v)
         delta = (go * y).sum(axis=-1)  # rowsum(dP * P) = rowsum(dO * O), dropout or not
         rows = self._rows(n_l, n_s, math.prod(q.shape[:-2]))
+        kt, vt = xp.ascontiguousarray(_swap(k)), xp.ascontiguousarray(_swap(v))
+        kernel, fold = self._kernel(q, n_s)
         with np.errstate(invalid="ignore", over="ignore"):
             for lo in range(0, n_l, rows):
                 hi = min(lo + rows, n_l)
-                s = self._scores(xp, q, k, lo, hi)
+                s = self._scores(xp, q, kt, lo, hi, fold)
                 g = go[..., lo:hi, :]
-                dp = xp.matmul(g, _swap(v))
+                dp = xp.matmul(g, vt)
                 keep = self._keep(xp, s.shape, lo).astype(s.dtype, copy=False) if self.p else None
                 if keep is not None:
                     dp *= keep
-                if kernels.fused(s):  # s to P and dp to dS in one pass per row on the CPU kernels
-                    kernels.call("attention", "grad")(s, self.lse[..., lo:hi], dp, delta[..., lo:hi], self.scale)
+                if kernel:  # s to P and dp to dS in one pass per row on the CPU kernels
+                    kernels.call("attention", "grad")(s, self.lse[..., lo:hi], dp, delta[..., lo:hi], self.scale,
+                                                      self.scale if fold else 1.0, lo, self.causal and fold)
                     p = s
                 else:
                     p = xp.exp(s - self.lse[..., lo:hi, None])
@@ -132,7 +147,7 @@ class ScaledDotProductAttention(Function):
         valid = None
         if self.mask is not None or self.causal:
             with np.errstate(invalid="ignore"):
-                scores = self._scores(xp, q.data, k.data, 0, q.shape[-2])
+                scores = self._scores(xp, q.data, _swap(k.data), 0, q.shape[-2])
                 hidden = xp.isinf(scores) & (scores < 0)
             valid = ~hidden.all(axis=-1, keepdims=True)  # rows with a key to attend to
             if self.mask is not None and self.mask.dtype != bool:

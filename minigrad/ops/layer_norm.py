@@ -4,6 +4,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from minigrad import kernels
 from minigrad.backend import get_array_module
 from minigrad.config import Config
 from minigrad.core import as_variable, wrap
@@ -40,6 +41,11 @@ class LayerNorm(Function):
     def forward(self, x, *wb):
         k = math.prod(self.shape)
         x2 = x.reshape(-1, k)
+        if kernels.fused(x):
+            w = wb[0].reshape(k) if self.affine[0] else None
+            b = wb[-1].reshape(k) if self.affine[1] else None
+            y, self.mu, self.rstd = kernels.call("layer_norm", "forward")(x2, w, b, self.eps)
+            return y.reshape(x.shape)
         self.mu = x2.mean(axis=1, keepdims=True)
         xc = x2 - self.mu
         self.rstd = 1 / get_array_module(x).sqrt((xc * xc).mean(axis=1, keepdims=True) + self.eps)
@@ -63,9 +69,13 @@ class LayerNorm(Function):
             rstd = (mean(xc * xc, 1, keepdims=True) + self.eps) ** -0.5
             gx, gw, gb = _grads(GRAPH, x2, None if w is None else w.reshape(k), gy.reshape(-1, k), mu, rstd, needs)
         else:
-            gx, gw, gb = (None if g is None else wrap(g) for g in _grads(
-                ARRAYS, x.data.reshape(-1, k), None if w is None else w.data.reshape(k), gy.data.reshape(-1, k),
-                self.mu, self.rstd, needs))
+            rows = (x.data.reshape(-1, k), None if w is None else w.data.reshape(k), gy.data.reshape(-1, k), self.mu,
+                    self.rstd, needs)
+            if kernels.fused(x.data):
+                gx, gw, gb = kernels.call("layer_norm", "backward")(*rows)
+            else:
+                gx, gw, gb = _grads(ARRAYS, *rows)
+            gx, gw, gb = (None if g is None else wrap(g) for g in (gx, gw, gb))
         grads = [None if gx is None else gx.reshape(x.shape)]
         if has_w:
             grads.append(None if gw is None else gw.reshape(self.shape))
