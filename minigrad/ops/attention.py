@@ -111,7 +111,7 @@ class ScaledDotProductAttention(Function):
         q, k, v, go = q.data, k.data, v.data, gy.data
         y = self.outputs[0]().data
         n_l, n_s = q.shape[-2], k.shape[-2]
-        gq, gk, gv = xp.empty_like(q), xp.zeros_like(k), xp.zeros_like(v)
+        gq, gk, gv = xp.empty_like(q), None, None  # gk and gv: the first block's products, then sums
         delta = (go * y).sum(axis=-1)  # rowsum(dP * P) = rowsum(dO * O), dropout or not
         rows = self._rows(n_l, n_s, math.prod(q.shape[:-2]))
         kt, vt = xp.ascontiguousarray(_swap(k)), xp.ascontiguousarray(_swap(v))
@@ -134,9 +134,16 @@ class ScaledDotProductAttention(Function):
                     dp -= delta[..., lo:hi, None]
                     dp *= p
                     dp *= dp.dtype.type(self.scale)
-                gv += xp.matmul(_swap(p if keep is None else p * keep), g)
+                pv = xp.matmul(_swap(p if keep is None else p * keep), g)
                 gq[..., lo:hi, :] = xp.matmul(dp, k)
-                gk += xp.matmul(_swap(dp), q[..., lo:hi, :])
+                pk = xp.matmul(_swap(dp), q[..., lo:hi, :])
+                if gv is None:
+                    gv, gk = pv, pk
+                else:
+                    gv += pv
+                    gk += pk
+        gk = xp.zeros_like(k) if gk is None else gk  # no query rows: no gradient
+        gv = xp.zeros_like(v) if gv is None else gv
         return wrap(gq), wrap(gk), wrap(gv)
 
     def _recorded(self, q, k, v, gy):
