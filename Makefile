@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install -q --disable-pip-version-check
 NUMPY_PATH_TESTS := tests/test_cross_entropy.py tests/test_bce.py tests/test_nll.py tests/test_linear_ce.py \
 	tests/test_activations.py tests/test_loss_properties.py tests/test_torch_parity.py tests/test_spec.py \
-	tests/test_float16.py tests/test_layouts.py tests/test_trust.py
+	tests/test_float16.py tests/test_layouts.py tests/test_trust.py tests/test_smooth.py tests/test_attention.py
 
 .PHONY: demo test test-gpu bench bench-gpu check torch jax clean
 
