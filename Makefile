@@ -19,7 +19,7 @@ demo: $(PY)
 
 # The suite with the CPU kernels, then the loss and activation modules again on the NumPy path without them.
 test: $(PY)
-	$(PIP) -e '.[test,examples,fast]'
+	$(PIP) -e '.[test,examples,fast,mpi]'
 	$(PY) -m pytest -n 2
 	MINIGRAD_CPU_KERNELS=0 $(PY) -m pytest -n 2 -q $(NUMPY_PATH_TESTS)
 

@@ -1,5 +1,6 @@
 """Training runs for the resume test (docs/training.md#resuming): N steps and a checkpoint, or a fresh process that
-loads it and trains M more. Run as `python tests/resume_run.py first|rest DIR`."""
+loads it and trains M more. Run as `python tests/resume_run.py first|rest DIR [distributed]`; distributed: under
+mpiexec, the optimizer a DistributedOptimizer, rank 0 writing the checkpoint and every rank loading it."""
 import sys
 
 import numpy as np
@@ -58,22 +59,31 @@ def train(model, opt, sched, loader, steps):
             sched.step()
 
 
-def first(folder):
+def first(folder, comm=None):
     for case in CASES:
         model, opt, sched, loader = build(case, 0)
+        opt = opt if comm is None else DistributedOptimizer(opt, comm)
         train(model, opt, sched, loader, N)
-        mg.save_checkpoint(f"{folder}/{case}", model, opt, sched, loader, step=N, note="after N")
+        save = mg.save_checkpoint if comm is None else comm.save_checkpoint
+        save(f"{folder}/{case}", model, opt, sched, loader, step=N, note="after N")
 
 
-def rest(folder):
+def rest(folder, comm=None):
     for case in CASES:
         model, opt, sched, loader = build(case, 12345)  # other weights and generator state: all must come from the file
+        opt = opt if comm is None else DistributedOptimizer(opt, comm)
         extra = mg.load_checkpoint(f"{folder}/{case}", model, opt, sched, loader)
         assert extra == {"step": N, "note": "after N"}, extra
         train(model, opt, sched, loader, M)
-        model.save_weights(f"{folder}/{case}-final")
-        np.save(f"{folder}/{case}-lr.npy", np.array(opt.lr))
+        if comm is None or comm.rank == 0:
+            model.save_weights(f"{folder}/{case}-final")
+            np.save(f"{folder}/{case}-lr.npy", np.array(opt.lr))
 
 
 if __name__ == "__main__":
-    {"first": first, "rest": rest}[sys.argv[1]](sys.argv[2])
+    if sys.argv[3:] == ["distributed"]:
+        from minigrad.distributed import Communicator, DistributedOptimizer
+        comm = Communicator()
+    else:
+        comm = None
+    {"first": first, "rest": rest}[sys.argv[1]](sys.argv[2], comm)

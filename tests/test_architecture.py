@@ -89,7 +89,8 @@ def test_lower_layers_do_not_import_higher_ones():
               {"minigrad.losses"},
               {"minigrad.functions", "minigrad.specs"},
               {"minigrad.layers", "minigrad.models", "minigrad.optimizers", "minigrad.data", "minigrad.transforms",
-               "minigrad.utils", "minigrad.schedules", "minigrad.summary", "minigrad.resume", "minigrad.transformer"},
+               "minigrad.utils", "minigrad.schedules", "minigrad.summary", "minigrad.resume", "minigrad.transformer",
+               "minigrad.distributed"},
               {"minigrad", "minigrad.__main__"}]
 
     def layer(name):
