@@ -2,6 +2,7 @@
 
     python examples/cnn_digits.py [--epochs 15] [--out plots]        # the 8x8 digits bundled with scikit-learn
     python examples/cnn_digits.py --mnist DIR                        # MNIST, when DIR holds its four IDX files
+    mpiexec -n 2 python examples/cnn_digits.py --distributed         # data-parallel: the batch split over 2 ranks
 """
 import argparse
 import os
@@ -58,9 +59,18 @@ def main(argv=None):
     parser.add_argument("--out", default="plots", help="folder for the confusion matrix PNG")
     parser.add_argument("--no-plots", action="store_true")
     parser.add_argument("--gpu", action="store_true", help="train on the GPU (CuPy)")
+    parser.add_argument("--distributed", action="store_true", help="data-parallel over the ranks of mpiexec "
+                        "(minigrad.distributed): each takes batch-size / ranks of every batch")
     args = parser.parse_args(argv)
     if args.gpu:
         mg.backend.require_gpu()  # one line, before any training
+    comm = None
+    if args.distributed:
+        from minigrad.distributed import Communicator
+        comm = Communicator()
+        if args.batch_size % comm.size:
+            parser.error(f"--batch-size {args.batch_size} does not split over {comm.size} ranks")
+    say = print if comm is None or comm.rank == 0 else (lambda *a, **k: None)
 
     mg.seed(args.seed)
     if args.mnist:
@@ -71,16 +81,32 @@ def main(argv=None):
         name = "digits"
     model = CNN()
     optimizer = Adam(lr=args.lr).setup(model)
+    if comm is not None:
+        from minigrad.distributed import DistributedOptimizer, scatter_dataset
+        with mg.no_grad(), mg.test_mode():  # size the lazy layers (no statistics kept), then take rank 0's weights
+            model(train.data[:1])
+        comm.bcast_params(model)
+        optimizer = DistributedOptimizer(optimizer, comm)
+        shard = scatter_dataset(train, comm, shuffle=True, seed=args.seed)
     start = time.perf_counter()
     for epoch in range(1, args.epochs + 1):
         total = 0.0
-        for x, t in DataLoader(train, args.batch_size, gpu=args.gpu, seed=args.seed + epoch):
+        if comm is None:
+            loader = DataLoader(train, args.batch_size, gpu=args.gpu, seed=args.seed + epoch)
+        else:
+            shard.set_epoch(epoch)
+            loader = DataLoader(shard, args.batch_size // comm.size, shuffle=False, gpu=args.gpu)
+        for x, t in loader:
             loss = F.softmax_cross_entropy(model(x), t)
             model.cleargrads()
             loss.backward()
             optimizer.update()
             total += float(loss.data) * len(t)
-        print(f"epoch {epoch:3d}  training loss {total / len(train):.4f}  ({time.perf_counter() - start:.0f} s)")
+        total /= len(loader.dataset)
+        total = total if comm is None else comm.average(total)
+        say(f"epoch {epoch:3d}  training loss {total:.4f}  ({time.perf_counter() - start:.0f} s)")
+    if comm is not None and comm.rank:
+        return
 
     predicted = evaluate(model, test, args.gpu)
     confusion = confusion_matrix(test.label, predicted, 10)

@@ -1,5 +1,6 @@
 """Shared fixtures: the fused losses whole and in small blocks; the CuPy the GPU tests run on (real or stand-in)."""
 import os
+import shutil
 import pathlib
 import sys
 
@@ -59,3 +60,14 @@ def standin_env():
     if not REAL_GPU:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(STANDIN), env.get("PYTHONPATH")]))
     return env
+
+
+def mpiexec():
+    """mpiexec beside this Python (the [mpi] extra's mpich wheel puts it there), else on PATH; the test is skipped,
+    with the reason, where mpi4py or an mpiexec is missing."""
+    pytest.importorskip("mpi4py", reason="mpi4py is not installed (pip install 'minigrad[mpi]')")
+    found = os.path.join(os.path.dirname(sys.executable), "mpiexec")
+    found = found if os.path.exists(found) else shutil.which("mpiexec")
+    if found is None:
+        pytest.skip("no mpiexec: install an MPI (pip install 'minigrad[mpi]' brings mpich's)")
+    return found

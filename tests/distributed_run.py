@@ -1,5 +1,5 @@
 """Runs for the distributed tests (docs/distributed.md), one per process of an mpiexec:
-`mpiexec -n K python tests/distributed_run.py CASE DIR` (CASE: sgd, adam, gpu (sgd on CuPy arrays), bcast, raise,
+`mpiexec -n K python tests/distributed_run.py CASE DIR` (CASE: sgd, adam, adam-buckets (small buckets), gpu (sgd on CuPy arrays), bcast, raise,
 mismatch), or `single DIR OPTIMIZER` alone for the one-process reference on the whole batch."""
 import sys
 
@@ -67,7 +67,10 @@ def main(case, folder):
         comm.barrier()
         return
     gpu = case == "gpu"
-    model = train("sgd" if gpu else case, comm.rank, comm.size, comm, gpu)
+    if case.endswith("-buckets"):  # buckets of 7 values: most parameters split between two or more
+        import minigrad.distributed
+        minigrad.distributed.BUCKET = 7
+    model = train("sgd" if gpu else case.split("-")[0], comm.rank, comm.size, comm, gpu)
     model.save_weights(f"{folder}/{case}-{comm.size}-{comm.rank}")
 
 

@@ -107,6 +107,18 @@ def test_cnn_digits_reaches_98_5_percent_on_held_out_images(tmp_path):
     assert (tmp_path / "cnn_digits_confusion.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_cnn_digits_distributed_over_two_ranks_reaches_the_same_accuracy(tmp_path):
+    """docs/distributed.md: mpiexec -n 2 with the global batch of 32 split in two (one BLAS thread per rank)."""
+    import os
+    from conftest import mpiexec
+    r = subprocess.run([mpiexec(), "-n", "2", sys.executable, str(EXAMPLES / "cnn_digits.py"), "--distributed",
+                        "--no-plots"], capture_output=True, text=True, timeout=300,
+                       env={**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"})
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("test accuracy") == 1  # rank 0 alone evaluates and prints
+    assert float(r.stdout.split("test accuracy: ")[1].split("%")[0]) >= 98.5
+
+
 def test_cnn_digits_trains_on_mnist_files_when_given(tmp_path):
     """--mnist DIR reads the four IDX files (here a few generated 28x28 images) and never downloads."""
     import numpy as np
