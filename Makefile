@@ -36,7 +36,7 @@ check: $(PY)
 # prints the versions it ran.
 bench: $(PY)
 	$(PIP) -e '.[fast]'
-	cd benchmarks && ../$(PY) bench_engine.py && ../$(PY) bench_training.py && ../$(PY) bench_losses.py && ../$(PY) bench_kernels.py && ../$(PY) bench_cnn.py && ../$(PY) bench_linear_ce.py && ../$(PY) bench_small.py && ../$(PY) bench_transformer.py
+	cd benchmarks && ../$(PY) bench_engine.py && ../$(PY) bench_training.py && ../$(PY) bench_losses.py && ../$(PY) bench_kernels.py && ../$(PY) bench_cnn.py && ../$(PY) bench_linear_ce.py && ../$(PY) bench_small.py && ../$(PY) bench_transformer.py && ../$(PY) bench_distributed.py
 
 # The fused losses on a GPU against torch on the same GPU (`pip install -e '.[gpu]'` and a CUDA build of torch).
 bench-gpu: $(PY)

@@ -52,6 +52,14 @@ def test_transformer_benchmark_checks_torch_and_runs():
     assert "equal to torch's" in out and "GPT step" in out and "attention" in out
 
 
+def test_distributed_benchmark_runs():
+    """docs/distributed.md: under mpiexec where it exists (skipped with the reason otherwise)."""
+    from conftest import mpiexec
+    mpiexec()
+    out = run("bench_distributed.py", "--small", "--rounds", "1", "--repeats", "1")
+    assert "allreduce_grads" in out and "one flat MPI.Allreduce" in out and "2 ranks" in out
+
+
 def test_small_batch_benchmark_runs():
     out = run("bench_small.py", "--calls", "2", "--rounds", "1", "--repeats", "1")
     assert "ce 32x10" in out and "bce 32x5" in out and "spiral step" in out
