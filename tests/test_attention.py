@@ -87,6 +87,35 @@ def test_dropout_is_repeatable_from_its_seed_and_unbiased():
                         [a[:2] for a in arrays])
 
 
+@pytest.mark.parametrize("kernels_on", [True, False])
+def test_causal_blocks_against_keys_up_to_their_last_row_match_one_block(kernels_on, monkeypatch):
+    """Causal attention in query blocks of 3 rows, each against the keys up to its last row only (the scores
+    above the diagonal never made), dropout included: the values and gradients of one block of every row, and
+    the plain backward equals the recorded one (create_graph), which draws the dropout block by block too."""
+    arrays = _qkv(batch=(2,), n_l=8, n_s=10)
+    gy = RNG.standard_normal((2, 8, 3))
+    results = []
+    with mg.using_config("cpu_kernels", kernels_on):
+        for rows in (8, 3):
+            monkeypatch.setattr("minigrad.ops.attention.CAUSAL_ROWS", rows)
+            for create_graph in (False, True):
+                mg.seed(5)
+                vs = [mg.Variable(a) for a in arrays]
+                y = F.scaled_dot_product_attention(*vs, is_causal=True, dropout=0.3 if rows == 3 else 0.0)
+                results.append([y.data] + [g.data for g in mg.grad(y, vs, gy, create_graph=create_graph)])
+    for got in results[1:]:
+        for a, b in zip(got, results[0] if got is results[1] else results[2]):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+    mg.seed(6)  # without dropout the blocks give one block's answer
+    monkeypatch.setattr("minigrad.ops.attention.CAUSAL_ROWS", 3)
+    with mg.using_config("cpu_kernels", kernels_on):
+        vs = [mg.Variable(a) for a in arrays]
+        y = F.scaled_dot_product_attention(*vs, is_causal=True)
+        grads = mg.grad(y, vs, gy)
+    for a, b in zip([y.data] + [g.data for g in grads], results[0]):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+
+
 def test_the_saved_state_is_one_number_per_query_row():
     q, k, v = (mg.Variable(a) for a in _qkv(batch=(2, 4), n_l=64, n_s=64, e=8, ev=8, dtype=np.float32))
     f = ScaledDotProductAttention(None, True, 0.3, 0.0, 0)

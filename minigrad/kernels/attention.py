@@ -7,7 +7,7 @@ from minigrad.kernels import JIT_EXACT
 from minigrad.kernels.fmath import cast, exp, log, row_max
 from minigrad.kernels.rows import exp_rows
 
-BLOCK = 1 << 20  # scores per thread's block
+BLOCK = 1 << 16  # scores per thread's block
 
 
 @njit(**JIT_EXACT)
@@ -26,24 +26,22 @@ def _softmax_lse(s, lse, sk, start, lo, rows, causal):
     k = cast(s, sk)
     for i in range(n):
         w = _width(width, causal, lo, rows, start + i)
-        r, f = s[i, :w], s[i]
-        for c in range(w, width):
-            f[c] = 0
-        for c in range(w):
+        r = s[i]
+        for c in range(width):
             r[c] *= k
-        m = row_max(r)
+        m = row_max(r[:w])
         if m == -np.inf:  # no key, or (row_max may leave NaN out) only NaN scores: zeros, or NaN
             fill = cast(r, 0.0)
             for c in range(w):
                 if np.isnan(r[c]):
                     fill = r[c]
-            for c in range(w):
-                r[c] = fill
+            for c in range(width):
+                r[c] = fill if c < w else 0
             lse[i] = np.inf if fill == 0 else fill
             continue
-        total = exp_rows(r, m, er)
+        total = exp_rows(r, m, er, w) if w < width else exp_rows(r, m, er)  # keys past w selected to 0
         a = cast(r, 1.0 / total)
-        for c in range(w):
+        for c in range(width):
             r[c] = er[c] * a
         lse[i] = m + log(cast(r, total))
 
@@ -53,17 +51,14 @@ def _grad(s, lse, dp, delta, sk, scale, start, lo, rows, causal):
     """In place, per row i: s[i] (scores) becomes P = exp(s sk - lse[i]), dp[i] (dO V^T) becomes
     P (dp - delta[i]) scale, the scores' gradient; both 0 past the causal limit."""
     n, width = s.shape
-    k, g = cast(s, sk), cast(s, scale)
+    k, g, zero = cast(s, sk), cast(s, scale), cast(s, 0.0)
     for i in range(n):
         w = _width(width, causal, lo, rows, start + i)
         sr, dr, li, di = s[i], dp[i], lse[i], delta[i]
-        for c in range(w):
+        for c in range(width):  # whole rows, masked keys selected to 0 (never 0 * a non-finite score)
             p = exp(sr[c] * k - li)
-            sr[c] = p
-            dr[c] = p * (dr[c] - di) * g
-        for c in range(w, width):
-            sr[c] = 0
-            dr[c] = 0
+            sr[c] = p if c < w else zero
+            dr[c] = p * (dr[c] - di) * g if c < w else zero
 
 
 def softmax_lse(s, lse, sk=1.0, lo=0, causal=False):

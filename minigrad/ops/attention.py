@@ -16,6 +16,7 @@ from minigrad.ops.shaping import transpose
 from minigrad.shapes import check_float, check_real
 
 BLOCK = 1 << 21  # score elements per block of query rows: the only L x S work array, never kept
+CAUSAL_ROWS, CAUSAL_SPLIT = 64, 4  # causal: query rows per block, at least CAUSAL_ROWS, else L / CAUSAL_SPLIT
 
 
 def _swap(a):
@@ -34,10 +35,11 @@ class ScaledDotProductAttention(Function):
     def __init__(self, mask, causal, scale, p, seed):
         self.mask, self.causal, self.scale, self.p, self.seed = mask, causal, scale, p, seed
 
-    def _scores(self, xp, q, kt, lo, hi, fold=False):
-        """The masked, scaled scores of query rows lo..hi: (..., hi - lo, S), -inf where a key is masked, for
-        kt = k^T (..., E, S). fold: only q kt, the CPU kernels applying scale and the causal mask in their pass."""
-        s = xp.matmul(q[..., lo:hi, :], kt)
+    def _scores(self, xp, q, kt, lo, hi, width, fold=False):
+        """The masked, scaled scores of query rows lo..hi against keys 0..width: (..., hi - lo, width), -inf where
+        a key is masked, for kt = k^T (..., E, S). fold: only q kt, the CPU kernels applying scale and the causal
+        mask in their pass."""
+        s = xp.matmul(q[..., lo:hi, :], kt[..., :width])
         if fold:
             return s
         s *= s.dtype.type(self.scale)
@@ -48,11 +50,20 @@ class ScaledDotProductAttention(Function):
             else:
                 s += m
         if self.causal:  # -inf above the diagonal of rows lo..hi (where, not +: a score of +inf there is hidden)
-            if getattr(self, "_above", None) is None or self._above.shape[0] < hi:
-                n_l = max(hi, s.shape[-2])
-                self._above = xp.triu(xp.ones((n_l, s.shape[-1]), dtype=bool), 1)
-            s = xp.where(self._above[lo:hi], -np.inf, s).astype(s.dtype, copy=False)
+            if getattr(self, "_above", None) is None or self._above.shape[0] < hi or self._above.shape[1] < width:
+                self._above = xp.triu(xp.ones((max(hi, s.shape[-2]), kt.shape[-1]), dtype=bool), 1)
+            s = xp.where(self._above[lo:hi, :width], -np.inf, s).astype(s.dtype, copy=False)
         return s
+
+    def _blocks(self, n_l, n_s, batch):
+        """(lo, hi, width) per block of query rows lo..hi and the keys 0..width they may attend, the widest
+        first. Causal: rows in blocks of at least CAUSAL_ROWS, each against the keys up to its last row only, so
+        that the scores above the diagonal are mostly never made."""
+        rows = max(1, min(n_l, BLOCK // max(1, n_s * batch)))
+        if self.causal:
+            rows = min(rows, max(CAUSAL_ROWS, -(-n_l // CAUSAL_SPLIT)))
+        return [(lo, min(lo + rows, n_l), min(n_s, lo + rows) if self.causal else n_s)
+                for lo in reversed(range(0, n_l, rows))]
 
     def _kernel(self, q, n_s):
         """(kernel, fold): whether the CPU kernels make the softmax and its gradient (float32 or float64 NumPy
@@ -61,13 +72,11 @@ class ScaledDotProductAttention(Function):
         kernel = n_s > 0 and kernels.fused(q)
         return kernel, kernel and self.mask is None
 
-    def _keep(self, xp, shape, lo):
-        """The dropout factors of rows lo..: 0 or 1 / (1 - p), drawn from (seed, lo) so the backward draws the same."""
+    def _keep(self, xp, shape, lo, width=None):
+        """The dropout factors of rows lo.. (shape (..., rows, S)): 0 or 1 / (1 - p), drawn from (seed, lo) so the
+        backward draws the same; those of keys 0..width."""
         draw = np.random.default_rng([self.seed, lo]).random(shape) >= self.p
-        return xp.asarray(draw.astype(np.float32) * (1 / (1 - self.p)))
-
-    def _rows(self, length, width, batch):
-        return max(1, min(length, BLOCK // max(1, width * batch)))
+        return xp.asarray(draw[..., :width].astype(np.float32) * (1 / (1 - self.p)))
 
     def forward(self, q, k, v):
         xp = get_array_module(q, k, v)
@@ -75,32 +84,29 @@ class ScaledDotProductAttention(Function):
         batch = q.shape[:-2]
         y = xp.empty(batch + (n_l, v.shape[-1]), dtype=q.dtype)
         self.lse = xp.empty(batch + (n_l,), dtype=q.dtype)
-        rows = self._rows(n_l, n_s, math.prod(batch))
         kt, (kernel, fold) = xp.ascontiguousarray(_swap(k)), self._kernel(q, n_s)
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-            for lo in range(0, n_l, rows):
-                hi = min(lo + rows, n_l)
-                s = self._scores(xp, q, kt, lo, hi, fold)
+            for lo, hi, width in self._blocks(n_l, n_s, math.prod(batch)):
+                s = self._scores(xp, q, kt, lo, hi, width, fold)
+                keep = self._keep(xp, s.shape[:-1] + (n_s,), lo, width) if self.p else None
                 if kernel:  # one pass per row on the CPU kernels (docs/kernels.md)
                     lse = xp.empty(s.shape[:-1], dtype=s.dtype)
                     kernels.call("attention", "softmax_lse")(s, lse, self.scale if fold else 1.0, lo,
                                                              self.causal and fold)
                     self.lse[..., lo:hi] = lse
-                    if self.p:
-                        s *= self._keep(xp, s.shape, lo).astype(s.dtype, copy=False)
-                    y[..., lo:hi, :] = xp.matmul(s, v)
-                    continue
-                m = s.max(axis=-1, keepdims=True) if n_s else xp.full(s.shape[:-1] + (1,), -np.inf, s.dtype)
-                m = xp.where(xp.isfinite(m), m, 0).astype(s.dtype, copy=False)  # a fully masked row: all -inf
-                e = xp.exp(s - m)
-                total = e.sum(axis=-1, keepdims=True)
-                # a row with nothing to attend to gives zeros (torch's math path gives NaN), and an lse of +inf,
-                # so that exp(s - lse) is 0 there in the backward
-                self.lse[..., lo:hi] = xp.where(total > 0, m + xp.log(total), np.inf)[..., 0]
-                e /= xp.where(total > 0, total, 1)
-                if self.p:
-                    e *= self._keep(xp, e.shape, lo).astype(e.dtype, copy=False)
-                y[..., lo:hi, :] = xp.matmul(e, v)
+                    e = s
+                else:
+                    m = s.max(axis=-1, keepdims=True) if n_s else xp.full(s.shape[:-1] + (1,), -np.inf, s.dtype)
+                    m = xp.where(xp.isfinite(m), m, 0).astype(s.dtype, copy=False)  # a fully masked row: all -inf
+                    e = xp.exp(s - m)
+                    total = e.sum(axis=-1, keepdims=True)
+                    # a row with nothing to attend to gives zeros (torch's math path gives NaN), and an lse of
+                    # +inf, so that exp(s - lse) is 0 there in the backward
+                    self.lse[..., lo:hi] = xp.where(total > 0, m + xp.log(total), np.inf)[..., 0]
+                    e /= xp.where(total > 0, total, 1)
+                if keep is not None:
+                    e *= keep.astype(e.dtype, copy=False)
+                y[..., lo:hi, :] = xp.matmul(e, v[..., :width, :])
         return y
 
     def backward(self, gy):
@@ -113,16 +119,15 @@ class ScaledDotProductAttention(Function):
         n_l, n_s = q.shape[-2], k.shape[-2]
         gq, gk, gv = xp.empty_like(q), None, None  # gk and gv: the first block's products, then sums
         delta = (go * y).sum(axis=-1)  # rowsum(dP * P) = rowsum(dO * O), dropout or not
-        rows = self._rows(n_l, n_s, math.prod(q.shape[:-2]))
         kt, vt = xp.ascontiguousarray(_swap(k)), xp.ascontiguousarray(_swap(v))
         kernel, fold = self._kernel(q, n_s)
         with np.errstate(invalid="ignore", over="ignore"):
-            for lo in range(0, n_l, rows):
-                hi = min(lo + rows, n_l)
-                s = self._scores(xp, q, kt, lo, hi, fold)
+            for lo, hi, width in self._blocks(n_l, n_s, math.prod(q.shape[:-2])):
+                s = self._scores(xp, q, kt, lo, hi, width, fold)
                 g = go[..., lo:hi, :]
-                dp = xp.matmul(g, vt)
-                keep = self._keep(xp, s.shape, lo).astype(s.dtype, copy=False) if self.p else None
+                dp = xp.matmul(g, vt[..., :width])
+                keep = self._keep(xp, s.shape[:-1] + (n_s,), lo, width).astype(s.dtype, copy=False) \
+                    if self.p else None
                 if keep is not None:
                     dp *= keep
                 if kernel:  # s to P and dp to dS in one pass per row on the CPU kernels
@@ -135,13 +140,15 @@ class ScaledDotProductAttention(Function):
                     dp *= p
                     dp *= dp.dtype.type(self.scale)
                 pv = xp.matmul(_swap(p if keep is None else p * keep), g)
-                gq[..., lo:hi, :] = xp.matmul(dp, k)
+                gq[..., lo:hi, :] = xp.matmul(dp, k[..., :width, :])
                 pk = xp.matmul(_swap(dp), q[..., lo:hi, :])
-                if gv is None:
+                if gv is None and width == n_s:  # the widest block first: its products start the sums
                     gv, gk = pv, pk
                 else:
-                    gv += pv
-                    gk += pk
+                    if gv is None:
+                        gv, gk = xp.zeros_like(v), xp.zeros_like(k)
+                    gv[..., :width, :] += pv
+                    gk[..., :width, :] += pk
         gk = xp.zeros_like(k) if gk is None else gk  # no query rows: no gradient
         gv = xp.zeros_like(v) if gv is None else gv
         return wrap(gq), wrap(gk), wrap(gv)
@@ -154,7 +161,7 @@ class ScaledDotProductAttention(Function):
         valid = None
         if self.mask is not None or self.causal:
             with np.errstate(invalid="ignore"):
-                scores = self._scores(xp, q.data, _swap(k.data), 0, q.shape[-2])
+                scores = self._scores(xp, q.data, _swap(k.data), 0, q.shape[-2], k.shape[-2])
                 hidden = xp.isinf(scores) & (scores < 0)
             valid = ~hidden.all(axis=-1, keepdims=True)  # rows with a key to attend to
             if self.mask is not None and self.mask.dtype != bool:
@@ -174,9 +181,9 @@ class ScaledDotProductAttention(Function):
 
     def _block_keep(self, xp, shape, dtype):
         """The dropout factors of every row, drawn block by block as the forward drew them."""
-        rows = self._rows(shape[-2], shape[-1], math.prod(shape[:-2]))
-        return xp.concatenate([self._keep(xp, shape[:-2] + (min(lo + rows, shape[-2]) - lo, shape[-1]), lo)
-                               for lo in range(0, shape[-2], rows)], axis=-2).astype(dtype)
+        blocks = sorted(self._blocks(shape[-2], shape[-1], math.prod(shape[:-2])))
+        return xp.concatenate([self._keep(xp, shape[:-2] + (hi - lo, shape[-1]), lo) for lo, hi, _ in blocks],
+                              axis=-2).astype(dtype)
 
 
 def scaled_dot_product_attention(q, k, v, mask=None, is_causal=False, dropout=0.0, scale=None):
