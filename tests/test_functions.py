@@ -100,6 +100,22 @@ def test_get_item_accumulates_repeated_indices():
     np.testing.assert_array_equal(x.grad.data, [7.0, 0.0, 0.0, 3.0, 0.0])
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_rows_picked_by_an_index_array_sum_their_gradients_as_add_at_does(dtype):
+    """The sorted sum of repeated rows (backend.scatter_add): negative ids (-1 and n - 1 are one row), 2-d ids,
+    unsigned ids, an empty pick; the sums of NumPy's np.add.at to rounding (docs/design.md)."""
+    x = RNG.standard_normal((6, 3)).astype(dtype)
+    for ids in (np.array([[0, -1, 5], [2, 0, -6]]), RNG.integers(-6, 6, 500), np.array([4, 4, 1], np.uint8),
+                np.zeros(0, np.int64)):
+        v = mg.Variable(x)
+        y = v[ids]
+        gy = RNG.standard_normal(y.shape).astype(dtype)
+        y.backward(gy)
+        expected = np.zeros_like(x)
+        np.add.at(expected, ids, gy)
+        np.testing.assert_allclose(v.grad.data, expected, rtol=1e-5 if dtype == np.float32 else 1e-13, atol=1e-6)
+
+
 @pytest.mark.parametrize("index", [
     1, slice(1, 3), (Ellipsis, 0), (None, 1), (np.array([2, 0, 2]),), np.array([[0, 1], [1, 1]]),
     np.array([True, False, True]), (np.array([0, 2]), np.array([1, 1])), mg.Variable(np.array([1, 1])),
