@@ -118,7 +118,7 @@ class ScaledDotProductAttention(Function):
         y = self.outputs[0]().data
         n_l, n_s = q.shape[-2], k.shape[-2]
         gq, gk, gv = xp.empty_like(q), None, None  # gk and gv: the first block's products, then sums
-        delta = (go * y).sum(axis=-1)  # rowsum(dP * P) = rowsum(dO * O), dropout or not
+        delta = xp.einsum("...i,...i->...", go, y)  # rowsum(dP * P) = rowsum(dO * O), dropout or not
         kt, vt = xp.ascontiguousarray(_swap(k)), xp.ascontiguousarray(_swap(v))
         kernel, fold = self._kernel(q, n_s)
         with np.errstate(invalid="ignore", over="ignore"):
