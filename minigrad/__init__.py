@@ -1,4 +1,8 @@
 """minigrad: a small define-by-run autograd framework on NumPy (and CuPy)."""
+from minigrad.allocator import keep_freed_memory
+
+keep_freed_memory()  # before any array is made (docs/design.md#memory)
+
 from minigrad import data, functions, layers, models, optimizers, schedules, shapes, utils
 from minigrad.backend import as_cupy, as_numpy, get_array_module, gpu_available
 from minigrad.config import Config, no_grad, test_mode, using_config

@@ -82,7 +82,8 @@ def test_the_cycle_check_finds_a_cycle(monkeypatch):
 
 def test_lower_layers_do_not_import_higher_ones():
     """The layers of docs/design.md#layers, from the bottom: nothing imports a layer above its own."""
-    layers = [{"minigrad.backend", "minigrad.config", "minigrad.shapes", "minigrad.guards", "minigrad.arrays"},
+    layers = [{"minigrad.backend", "minigrad.config", "minigrad.shapes", "minigrad.guards", "minigrad.arrays",
+               "minigrad.allocator"},
               {"minigrad.numerics", "minigrad.blocks", "minigrad.core", "minigrad.function", "minigrad.cuda", "minigrad.kernels",
                "minigrad.checkpoint", "minigrad.seeding"},
               {"minigrad.gradcheck", "minigrad.ops"},
@@ -195,3 +196,14 @@ def test_the_losses_and_every_test_module_cite_the_docs():
     wanted = [ROOT / "losses" / f for f in ("ce.py", "bce.py", "nll.py", "reduction.py")]
     wanted += sorted((REPO / "tests").glob("test_*.py"))
     assert not [p.name for p in wanted if not CITED.search(p.read_text())]
+
+
+def test_the_allocator_settings_apply_at_import_and_can_be_turned_off():
+    """docs/design.md#memory: glibc's thresholds set by `import minigrad`, not with MINIGRAD_KEEP_FREED_MEMORY=0."""
+    import os
+    code = "import minigrad, minigrad.allocator as a; print(a.applied)"
+    glibc = os.confstr("CS_GNU_LIBC_VERSION").startswith("glibc") if hasattr(os, "confstr") else False
+    for value, expected in (("1", glibc), ("0", False)):
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                             env={**os.environ, "MINIGRAD_KEEP_FREED_MEMORY": value})
+        assert out.stdout.strip() == str(expected)
