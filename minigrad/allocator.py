@@ -33,11 +33,4 @@ def keep_freed_memory():
             libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
     except (OSError, AttributeError):
         applied = False
-
-
-def _glibc():
-    try:
-        return os.confstr("CS_GNU_LIBC_VERSION").startswith("glibc")
-    except (AttributeError, ValueError, OSError):  # not a POSIX system, or no such name
-        return False
     return applied
