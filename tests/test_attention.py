@@ -116,6 +116,41 @@ def test_causal_blocks_against_keys_up_to_their_last_row_match_one_block(kernels
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.parametrize("kernels_on", [True, False], ids=["kernels", "numpy"])
+@pytest.mark.parametrize("kind", ["none", "causal in blocks", "boolean per batch", "additive broadcast"])
+def test_a_batch_spread_over_threads_gives_the_answer_of_one_call(kind, kernels_on, monkeypatch):
+    """The batch's first axis in slices over the CPU threads, OpenBLAS on one thread each (docs/ops.md#attention):
+    values and gradients of one call over the whole batch (to float32 rounding: NumPy's vector loops sum in an
+    order that depends on where a slice starts in memory), masks sliced with the batch where they have its axis,
+    zeros for a fully masked row; BLAS's thread count restored."""
+    from minigrad import blas
+    mask = RNG.random((4, 3, 5, 6)) > 0.3
+    mask[1, 2, 3] = False
+    kwargs = {"none": {}, "causal in blocks": {"is_causal": True}, "boolean per batch": {"mask": mask},
+              "additive broadcast": {"mask": RNG.standard_normal((3, 1, 6))}}[kind]
+    if kind == "causal in blocks":
+        monkeypatch.setattr("minigrad.ops.attention.CAUSAL_ROWS", 2)
+    arrays = _qkv(batch=(4, 3), dtype=np.float32)
+    gy = RNG.standard_normal((4, 3, 5, 3)).astype(np.float32)
+    threads = blas.controls().get() if blas.controls() else None
+    results = []
+    with mg.using_config("cpu_kernels", kernels_on):
+        for split in (1 << 40, 1):
+            monkeypatch.setattr("minigrad.ops.attention.SPLIT", split)
+            monkeypatch.setattr("minigrad.ops.attention.workers", lambda: 2)
+            vs = [mg.Variable(a) for a in arrays]
+            y = F.scaled_dot_product_attention(*vs, **kwargs)
+            y.backward(gy)
+            results.append([y.data] + [v.grad.data for v in vs])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-6)
+    assert not np.isnan(results[1][0]).any()
+    if "mask" in kwargs and kwargs["mask"].dtype == bool:  # query 3 of batch (1, 2) attends to nothing
+        assert not results[1][0][1, 2, 3].any() and not results[1][1][1, 2, 3].any()
+    if threads is not None:
+        assert blas.controls().get() == threads
+
+
 def test_the_saved_state_is_one_number_per_query_row():
     q, k, v = (mg.Variable(a) for a in _qkv(batch=(2, 4), n_l=64, n_s=64, e=8, ev=8, dtype=np.float32))
     f = ScaledDotProductAttention(None, True, 0.3, 0.0, 0)

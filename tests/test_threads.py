@@ -183,3 +183,35 @@ def test_a_forked_child_trains_like_its_parent():
     os.close(read)
     os.waitpid(pid, 0)
     assert answer == b"1"
+
+
+def test_attention_spread_over_the_pool_from_four_threads_at_once(monkeypatch):
+    """Each call spreads its batch over the pool with OpenBLAS on one thread (docs/ops.md#attention): from four
+    Python threads at once the answers are those of each call alone, and BLAS's thread count comes back."""
+    from minigrad import blas
+    monkeypatch.setattr("minigrad.ops.attention.SPLIT", 1)
+    before = blas.controls().get() if blas.controls() else None
+    rng = np.random.default_rng(3)
+    jobs = [[rng.standard_normal((4, 2, 9, 5)).astype(np.float32) for _ in range(3)] for _ in range(4)]
+
+    def run(arrays):
+        vs = [mg.Variable(a) for a in arrays]
+        y = F.scaled_dot_product_attention(*vs, is_causal=True)
+        y.backward(np.ones(y.shape, np.float32))
+        return [y.data] + [v.grad.data for v in vs]
+    alone = [run(arrays) for arrays in jobs]
+    results = [None] * 4
+
+    def work(i):
+        for _ in range(5):
+            results[i] = run(jobs[i])
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for got, ref in zip(results, alone):
+        for a, b in zip(got, ref):
+            np.testing.assert_array_equal(a, b)
+    if before is not None:
+        assert blas.controls().get() == before

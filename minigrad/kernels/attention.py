@@ -61,18 +61,26 @@ def _grad(s, lse, dp, delta, sk, scale, start, lo, rows, causal):
             dr[c] = p * (dr[c] - di) * g if c < w else zero
 
 
-def softmax_lse(s, lse, sk=1.0, lo=0, causal=False):
+def _rows(fn, n, width, threads):
+    """fn(a, b) over row blocks on the CPU threads, or once over all rows (threads False: called from a thread
+    of the pool already)."""
+    if threads:
+        for_blocks(fn, n, width, np, BLOCK)
+    else:
+        fn(0, n)
+
+
+def softmax_lse(s, lse, sk=1.0, lo=0, causal=False, threads=True):
     """s (..., rows, S), C-contiguous, in place to its softmax of s * sk; lse (..., rows) each row's logsumexp;
-    causal: row j of s is query lo + j, which attends to keys 0..lo + j. On the CPU threads."""
+    causal: row j of s is query lo + j, which attends to keys 0..lo + j."""
     s2, l2, rows = s.reshape(-1, s.shape[-1]), lse.reshape(-1), s.shape[-2]
-    for_blocks(lambda a, b: _softmax_lse(s2[a:b], l2[a:b], sk, a, lo, rows, causal), len(s2), s.shape[-1], np,
-               BLOCK)
+    _rows(lambda a, b: _softmax_lse(s2[a:b], l2[a:b], sk, a, lo, rows, causal), len(s2), s.shape[-1], threads)
 
 
-def grad(s, lse, dp, delta, scale, sk=1.0, lo=0, causal=False):
+def grad(s, lse, dp, delta, scale, sk=1.0, lo=0, causal=False, threads=True):
     """s (..., rows, S) to P = exp(s sk - lse) and dp (..., rows, S) to P (dp - delta) scale, in place,
     C-contiguous; causal as softmax_lse."""
     s2, dp2, rows = s.reshape(-1, s.shape[-1]), dp.reshape(-1, dp.shape[-1]), s.shape[-2]
     l2, d2 = np.ascontiguousarray(lse).reshape(-1), np.ascontiguousarray(delta).reshape(-1)
-    for_blocks(lambda a, b: _grad(s2[a:b], l2[a:b], dp2[a:b], d2[a:b], sk, scale, a, lo, rows, causal), len(s2),
-               s.shape[-1], np, BLOCK)
+    _rows(lambda a, b: _grad(s2[a:b], l2[a:b], dp2[a:b], d2[a:b], sk, scale, a, lo, rows, causal), len(s2),
+          s.shape[-1], threads)

@@ -3,8 +3,9 @@ import math
 
 import numpy as np
 
-from minigrad import kernels
+from minigrad import blas, kernels
 from minigrad.backend import get_array_module
+from minigrad.blocks import for_blocks, workers
 from minigrad.config import Config
 from minigrad.core import Variable, as_variable, wrap
 from minigrad.function import Function
@@ -16,6 +17,7 @@ from minigrad.ops.shaping import transpose
 from minigrad.shapes import check_float, check_real
 
 BLOCK = 1 << 21  # score elements per block of query rows: the only L x S work array, never kept
+SPLIT = 1 << 15  # scores from which a NumPy batch is spread over the CPU threads (a hand-off costs ~50 us)
 CAUSAL_ROWS, CAUSAL_SPLIT = 64, 4  # causal: query rows per block, at least CAUSAL_ROWS, else L / CAUSAL_SPLIT
 
 
@@ -35,7 +37,7 @@ class ScaledDotProductAttention(Function):
     def __init__(self, mask, causal, scale, p, seed):
         self.mask, self.causal, self.scale, self.p, self.seed = mask, causal, scale, p, seed
 
-    def _scores(self, xp, q, kt, lo, hi, width, fold=False):
+    def _scores(self, xp, q, kt, lo, hi, width, mask, fold=False):
         """The masked, scaled scores of query rows lo..hi against keys 0..width: (..., hi - lo, width), -inf where
         a key is masked, for kt = k^T (..., E, S). fold: only q kt, the CPU kernels applying scale and the causal
         mask in their pass."""
@@ -43,8 +45,8 @@ class ScaledDotProductAttention(Function):
         if fold:
             return s
         s *= s.dtype.type(self.scale)
-        if self.mask is not None:
-            m = self.mask[..., lo:hi, :] if self.mask.ndim >= 2 and self.mask.shape[-2] > 1 else self.mask
+        if mask is not None:
+            m = mask[..., lo:hi, :] if mask.ndim >= 2 and mask.shape[-2] > 1 else mask
             if m.dtype == bool:
                 s = xp.where(m, s, -np.inf).astype(s.dtype, copy=False)
             else:
@@ -80,20 +82,44 @@ class ScaledDotProductAttention(Function):
 
     def forward(self, q, k, v):
         xp = get_array_module(q, k, v)
-        n_l, n_s = q.shape[-2], k.shape[-2]
         batch = q.shape[:-2]
-        y = xp.empty(batch + (n_l, v.shape[-1]), dtype=q.dtype)
-        self.lse = xp.empty(batch + (n_l,), dtype=q.dtype)
-        kt, (kernel, fold) = xp.ascontiguousarray(_swap(k)), self._kernel(q, n_s)
+        y = xp.empty(batch + (q.shape[-2], v.shape[-1]), dtype=q.dtype)
+        self.lse = xp.empty(batch + (q.shape[-2],), dtype=q.dtype)
+        kt = xp.ascontiguousarray(_swap(k))
+        self._over_batch(xp, q, k.shape[-2], lambda i, threads: self._forward_rows(
+            xp, q[i], kt[i], v[i], y[i], self.lse[i], self._mask_part(q, i), threads))
+        return y
+
+    def _over_batch(self, xp, q, n_s, part):
+        """part(i, threads) for index i over q's first axis: slices of it spread over the CPU threads, each on one
+        BLAS thread and its kernels in one call (no pool inside the pool), where the batch is a NumPy one of
+        enough scores (SPLIT) and there is no dropout (its draws span the batch); else part(slice(None), True)."""
+        n = q.shape[0] if q.ndim > 2 else 1
+        scores = q.size // max(1, q.shape[-1]) * n_s
+        if xp is not np or n < 2 or self.p or scores < SPLIT or workers() < 2:
+            part(slice(None), True)
+            return
+        per = -(-n // workers())
+        with blas.single_thread():
+            for_blocks(lambda a, b: part(slice(a, b), False), n, 1, np, per)
+
+    def _mask_part(self, q, i):
+        """The mask for the batch index i of q: sliced where it has q's first axis, else as it broadcasts."""
+        m = self.mask
+        return m[i] if m is not None and m.ndim == q.ndim and m.shape[0] > 1 else m
+
+    def _forward_rows(self, xp, q, kt, v, y, lse_out, mask, threads):
+        n_l, n_s = q.shape[-2], kt.shape[-1]
+        kernel, fold = self._kernel(q, n_s)
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-            for lo, hi, width in self._blocks(n_l, n_s, math.prod(batch)):
-                s = self._scores(xp, q, kt, lo, hi, width, fold)
+            for lo, hi, width in self._blocks(n_l, n_s, math.prod(q.shape[:-2])):
+                s = self._scores(xp, q, kt, lo, hi, width, mask, fold)
                 keep = self._keep(xp, s.shape[:-1] + (n_s,), lo, width) if self.p else None
                 if kernel:  # one pass per row on the CPU kernels (docs/kernels.md)
                     lse = xp.empty(s.shape[:-1], dtype=s.dtype)
                     kernels.call("attention", "softmax_lse")(s, lse, self.scale if fold else 1.0, lo,
-                                                             self.causal and fold)
-                    self.lse[..., lo:hi] = lse
+                                                             self.causal and fold, threads)
+                    lse_out[..., lo:hi] = lse
                     e = s
                 else:
                     m = s.max(axis=-1, keepdims=True) if n_s else xp.full(s.shape[:-1] + (1,), -np.inf, s.dtype)
@@ -102,12 +128,11 @@ class ScaledDotProductAttention(Function):
                     total = e.sum(axis=-1, keepdims=True)
                     # a row with nothing to attend to gives zeros (torch's math path gives NaN), and an lse of
                     # +inf, so that exp(s - lse) is 0 there in the backward
-                    self.lse[..., lo:hi] = xp.where(total > 0, m + xp.log(total), np.inf)[..., 0]
+                    lse_out[..., lo:hi] = xp.where(total > 0, m + xp.log(total), np.inf)[..., 0]
                     e /= xp.where(total > 0, total, 1)
                 if keep is not None:
                     e *= keep.astype(e.dtype, copy=False)
                 y[..., lo:hi, :] = xp.matmul(e, v[..., :width, :])
-        return y
 
     def backward(self, gy):
         q, k, v = self.inputs
@@ -116,14 +141,23 @@ class ScaledDotProductAttention(Function):
         xp = get_array_module(gy.data)
         q, k, v, go = q.data, k.data, v.data, gy.data
         y = self.outputs[0]().data
-        n_l, n_s = q.shape[-2], k.shape[-2]
-        gq, gk, gv = xp.empty_like(q), None, None  # gk and gv: the first block's products, then sums
-        delta = xp.einsum("...i,...i->...", go, y)  # rowsum(dP * P) = rowsum(dO * O), dropout or not
+        gq, gk, gv = xp.empty_like(q), xp.empty_like(k), xp.empty_like(v)
         kt, vt = xp.ascontiguousarray(_swap(k)), xp.ascontiguousarray(_swap(v))
+        self._over_batch(xp, q, k.shape[-2], lambda i, threads: self._backward_rows(
+            xp, q[i], k[i], kt[i], vt[i], go[i], y[i], self.lse[i], self._mask_part(q, i), gq[i], gk[i], gv[i],
+            threads))
+        return wrap(gq), wrap(gk), wrap(gv)
+
+    def _backward_rows(self, xp, q, k, kt, vt, go, y, lse, mask, gq, gk, gv, threads):
+        """gq, gk and gv (given, uninitialized) for this batch: the first (widest) block's products set gk and gv,
+        the keys past its width get zeros, and the other blocks add theirs."""
+        n_l, n_s = q.shape[-2], k.shape[-2]
+        delta = xp.einsum("...i,...i->...", go, y)  # rowsum(dP * P) = rowsum(dO * O), dropout or not
         kernel, fold = self._kernel(q, n_s)
+        first = True
         with np.errstate(invalid="ignore", over="ignore"):
             for lo, hi, width in self._blocks(n_l, n_s, math.prod(q.shape[:-2])):
-                s = self._scores(xp, q, kt, lo, hi, width, fold)
+                s = self._scores(xp, q, kt, lo, hi, width, mask, fold)
                 g = go[..., lo:hi, :]
                 dp = xp.matmul(g, vt[..., :width])
                 keep = self._keep(xp, s.shape[:-1] + (n_s,), lo, width).astype(s.dtype, copy=False) \
@@ -131,27 +165,26 @@ class ScaledDotProductAttention(Function):
                 if keep is not None:
                     dp *= keep
                 if kernel:  # s to P and dp to dS in one pass per row on the CPU kernels
-                    kernels.call("attention", "grad")(s, self.lse[..., lo:hi], dp, delta[..., lo:hi], self.scale,
-                                                      self.scale if fold else 1.0, lo, self.causal and fold)
+                    kernels.call("attention", "grad")(s, lse[..., lo:hi], dp, delta[..., lo:hi], self.scale,
+                                                      self.scale if fold else 1.0, lo, self.causal and fold, threads)
                     p = s
                 else:
-                    p = xp.exp(s - self.lse[..., lo:hi, None])
+                    p = xp.exp(s - lse[..., lo:hi, None])
                     dp -= delta[..., lo:hi, None]
                     dp *= p
                     dp *= dp.dtype.type(self.scale)
-                pv = xp.matmul(_swap(p if keep is None else p * keep), g)
                 gq[..., lo:hi, :] = xp.matmul(dp, k[..., :width, :])
+                pv = xp.matmul(_swap(p if keep is None else p * keep), g)
                 pk = xp.matmul(_swap(dp), q[..., lo:hi, :])
-                if gv is None and width == n_s:  # the widest block first: its products start the sums
-                    gv, gk = pv, pk
+                if first:
+                    gv[..., :width, :], gk[..., :width, :] = pv, pk
+                    gv[..., width:, :], gk[..., width:, :] = 0, 0
+                    first = False
                 else:
-                    if gv is None:
-                        gv, gk = xp.zeros_like(v), xp.zeros_like(k)
                     gv[..., :width, :] += pv
                     gk[..., :width, :] += pk
-        gk = xp.zeros_like(k) if gk is None else gk  # no query rows: no gradient
-        gv = xp.zeros_like(v) if gv is None else gv
-        return wrap(gq), wrap(gk), wrap(gv)
+        if first:  # no query rows: no gradient
+            gk[...], gv[...] = 0, 0
 
     def _recorded(self, q, k, v, gy):
         """The same gradients from recorded Functions (create_graph): twice differentiable."""
@@ -161,7 +194,7 @@ class ScaledDotProductAttention(Function):
         valid = None
         if self.mask is not None or self.causal:
             with np.errstate(invalid="ignore"):
-                scores = self._scores(xp, q.data, _swap(k.data), 0, q.shape[-2], k.shape[-2])
+                scores = self._scores(xp, q.data, _swap(k.data), 0, q.shape[-2], k.shape[-2], self.mask)
                 hidden = xp.isinf(scores) & (scores < 0)
             valid = ~hidden.all(axis=-1, keepdims=True)  # rows with a key to attend to
             if self.mask is not None and self.mask.dtype != bool:
