@@ -85,9 +85,8 @@ class ScaledDotProductAttention(Function):
         batch = q.shape[:-2]
         y = xp.empty(batch + (q.shape[-2], v.shape[-1]), dtype=q.dtype)
         self.lse = xp.empty(batch + (q.shape[-2],), dtype=q.dtype)
-        kt = xp.ascontiguousarray(_swap(k))
         self._over_batch(xp, q, k.shape[-2], lambda i, threads: self._forward_rows(
-            xp, q[i], kt[i], v[i], y[i], self.lse[i], self._mask_part(q, i), threads))
+            xp, q[i], k[i], v[i], y[i], self.lse[i], self._mask_part(q, i), threads))
         return y
 
     def _over_batch(self, xp, q, n_s, part):
@@ -108,8 +107,9 @@ class ScaledDotProductAttention(Function):
         m = self.mask
         return m[i] if m is not None and m.ndim == q.ndim and m.shape[0] > 1 else m
 
-    def _forward_rows(self, xp, q, kt, v, y, lse_out, mask, threads):
-        n_l, n_s = q.shape[-2], kt.shape[-1]
+    def _forward_rows(self, xp, q, k, v, y, lse_out, mask, threads):
+        n_l, n_s = q.shape[-2], k.shape[-2]
+        kt = xp.ascontiguousarray(_swap(k))  # k^T made once: the products read a transposed view at half speed
         kernel, fold = self._kernel(q, n_s)
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
             for lo, hi, width in self._blocks(n_l, n_s, math.prod(q.shape[:-2])):
@@ -142,16 +142,15 @@ class ScaledDotProductAttention(Function):
         q, k, v, go = q.data, k.data, v.data, gy.data
         y = self.outputs[0]().data
         gq, gk, gv = xp.empty_like(q), xp.empty_like(k), xp.empty_like(v)
-        kt, vt = xp.ascontiguousarray(_swap(k)), xp.ascontiguousarray(_swap(v))
         self._over_batch(xp, q, k.shape[-2], lambda i, threads: self._backward_rows(
-            xp, q[i], k[i], kt[i], vt[i], go[i], y[i], self.lse[i], self._mask_part(q, i), gq[i], gk[i], gv[i],
-            threads))
+            xp, q[i], k[i], v[i], go[i], y[i], self.lse[i], self._mask_part(q, i), gq[i], gk[i], gv[i], threads))
         return wrap(gq), wrap(gk), wrap(gv)
 
-    def _backward_rows(self, xp, q, k, kt, vt, go, y, lse, mask, gq, gk, gv, threads):
+    def _backward_rows(self, xp, q, k, v, go, y, lse, mask, gq, gk, gv, threads):
         """gq, gk and gv (given, uninitialized) for this batch: the first (widest) block's products set gk and gv,
         the keys past its width get zeros, and the other blocks add theirs."""
         n_l, n_s = q.shape[-2], k.shape[-2]
+        kt, vt = xp.ascontiguousarray(_swap(k)), xp.ascontiguousarray(_swap(v))
         delta = xp.einsum("...i,...i->...", go, y)  # rowsum(dP * P) = rowsum(dO * O), dropout or not
         kernel, fold = self._kernel(q, n_s)
         first = True
