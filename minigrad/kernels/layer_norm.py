@@ -9,7 +9,8 @@ from minigrad.kernels import JIT
 from minigrad.kernels.fmath import cast
 from minigrad.kernels.rows import dot
 
-BLOCK = 1 << 16  # elements per thread's block
+BLOCK = 1 << 20  # elements per thread's block: below it one call (a hand-off to a thread that OpenBLAS's spinning
+# idle threads slow down cost more than it saved in a GPT step, docs/design.md)
 
 
 @njit(**JIT)
