@@ -36,6 +36,19 @@ _lock = threading.Lock()
 _depth, _saved = 0, None
 
 
+def _after_fork():
+    """A forked child has none of the threads that were inside single_thread: a fresh lock, the count put back."""
+    global _lock, _depth
+    _lock = threading.Lock()
+    if _depth and controls() is not None:
+        controls().set(_saved)
+    _depth = 0
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
+
+
 @contextlib.contextmanager
 def single_thread():
     """OpenBLAS on one thread inside the block (the count is process-wide: the first of nested or concurrent

@@ -215,3 +215,29 @@ def test_attention_spread_over_the_pool_from_four_threads_at_once(monkeypatch):
             np.testing.assert_array_equal(a, b)
     if before is not None:
         assert blas.controls().get() == before
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_child_forked_inside_a_single_blas_thread_block_gets_the_count_back():
+    """docs/ops.md#attention: the child has no thread left inside the block; its BLAS count is the saved one."""
+    from minigrad import blas
+    if blas.controls() is None:
+        pytest.skip("NumPy's BLAS is not the bundled OpenBLAS: single_thread does nothing")
+    before = blas.controls().get()
+    read, write = os.pipe()
+    with blas.single_thread():
+        assert blas.controls().get() == 1
+        pid = os.fork()
+        if pid == 0:
+            try:
+                with blas.single_thread():  # the child's lock is free and its own block works
+                    inner = blas.controls().get()
+                os.write(write, f"{blas.controls().get()},{inner}".encode())
+            finally:
+                os._exit(0)
+    os.close(write)
+    answer = os.read(read, 32).decode()
+    os.close(read)
+    os.waitpid(pid, 0)
+    assert answer == f"{before},1"
+    assert blas.controls().get() == before
