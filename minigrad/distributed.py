@@ -2,6 +2,7 @@
 import functools
 import os
 import sys
+import time
 import traceback
 
 import numpy as np
@@ -12,6 +13,7 @@ from minigrad.core import Variable
 from minigrad.data import Dataset
 
 
+ABORT_DELAY = 0.2  # seconds between printing a rank's traceback and aborting every rank
 BUCKET = 1 << 20  # values per Allreduce of the gradients, each bucket packed and reduced while in cache: 0.95-1.0x
 # the time of one Allreduce of all of them unpacked, here (benchmarks/bench_distributed.py); 1.4x as one bucket
 
@@ -37,6 +39,7 @@ def _abort_on_exception(comm):
                          f"{kind.__name__}; aborting every rank\n")
         sys.stderr.flush()
         if comm.Get_size() > 1:
+            time.sleep(ABORT_DELAY)  # mpiexec forwards the ranks' output on its own: give it the traceback first
             comm.Abort(1)
         previous(kind, value, tb)
     sys.excepthook = hook
