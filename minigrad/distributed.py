@@ -1,4 +1,4 @@
-"""Data-parallel training over MPI (mpi4py): one communicator, gradients averaged in one Allreduce per dtype."""
+"""Data-parallel training over MPI (mpi4py): one communicator, gradients averaged through one buffer per dtype."""
 import functools
 import os
 import sys
@@ -87,12 +87,13 @@ class Communicator:
         return named
 
     def bcast_params(self, model, root=0):
-        """Every rank's Parameters become rank root's (in place), one Bcast per dtype."""
+        """Every rank's Parameters become rank root's (in place): one buffer per dtype, sent in buckets of BUCKET
+        values as allreduce_grads sends the gradients."""
         params = [p for _, p in self._params(model, "bcast_params")]
         for group in _by_dtype(params):
             flat = _buffer(group)
-            for _ in _pack(group, flat, 1, False, flat.size):
-                self._collective(flat, lambda buf: self.comm.Bcast(buf, root=root))
+            for lo, hi in _pack(group, flat, 1, False, BUCKET):
+                self._collective(flat[lo:hi], lambda buf: self.comm.Bcast(buf, root=root))
             for p, view in zip(group, _views(flat, group)):
                 p.data[...] = view
 
