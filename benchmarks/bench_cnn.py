@@ -61,7 +61,12 @@ def setup(case, impl, a):
         if case == "lstm":
             cell = torch.nn.LSTMCell(hidden, hidden)
             xt, ht, ct = T(xs), T(hs), T(cs)
-            return lambda: cell(xt, (ht, ct))[0].sum().backward()
+
+            def step():  # a training step's backward: gradients cleared (set to None) before it
+                cell.zero_grad()
+                xt.grad = ht.grad = ct.grad = None
+                cell(xt, (ht, ct))[0].sum().backward()
+            return step
         xt, Wt, bt, gt, bet = map(T, (x, W, b, gamma, beta))
         rm, rv = torch.zeros(c), torch.ones(c)
         forward = {"conv2d": lambda: tf.conv2d(xt, Wt, bt, padding=1),
@@ -81,6 +86,9 @@ def setup(case, impl, a):
         xv, hv, cv = V(xs), V(hs), V(cs)
 
         def step():
+            lstm.cleargrads()
+            for v in (xv, hv, cv):
+                v.cleargrad()
             lstm.h, lstm.c = hv, cv
             F.sum(lstm(xv)).backward()
         return step

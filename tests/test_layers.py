@@ -171,6 +171,25 @@ def test_plain_backward_equals_the_recorded_one_bit_for_bit(activation):
         np.testing.assert_array_equal(a.data, b.data)
 
 
+@pytest.mark.parametrize("rows", [1, 32, 128, 129, 300])
+def test_linear_plain_backward_at_blas_sizes_equals_the_recorded_one_and_float64(rows):
+    """Few rows take g @ W.T as (W @ g.T).T (ops/linear.product); the recorded backward's matmul takes the same
+    route, so both agree bit for bit, and both match the float64 product."""
+    rng = np.random.default_rng(rows)
+    x = mg.Variable(rng.standard_normal((rows, 64)).astype(np.float32))
+    W = mg.Parameter(rng.standard_normal((64, 1024)).astype(np.float32))
+    gy = rng.standard_normal((rows, 1024)).astype(np.float32)
+    plain = mg.grad(F.linear(x, W), [x, W], gy)
+    recorded = mg.grad(F.linear(x, W), [x, W], gy, create_graph=True)
+    for a, b in zip(plain, recorded):
+        np.testing.assert_array_equal(a.data, b.data)
+    np.testing.assert_allclose(plain[0].data, gy.astype(np.float64) @ W.data.T.astype(np.float64), rtol=1e-4,
+                               atol=1e-4)
+    for W_view in (W.data.T.copy().T, np.asfortranarray(W.data), W.data[:, ::2], W.data.T.copy()[::2].T):
+        np.testing.assert_allclose(F.matmul(x, W_view).data, x.data.astype(np.float64) @ W_view, rtol=1e-4,
+                                   atol=1e-4)
+
+
 def test_layer_norm_layer_matches_torch_and_saves_its_parameters(tmp_path):
     torch = pytest.importorskip("torch")
     from minigrad.layers import LayerNorm

@@ -203,25 +203,39 @@ def lstm_forward(z, cp, h, c):
 
 @njit(**JIT_EXACT)
 def lstm_backward(z, cp, c, gh, gc, gz, gcp):
-    """The gradients of lstm_forward: gz (n, 4H) and, unless gcp is None, gcp (n, H), from gh and gc (either may be
-    None: no gradient reached that output)."""
+    """The gradients of lstm_forward: gz (n, 4H) and gcp (n, H), from gh and gc (either may be None: no gradient
+    reached that output); gcp is written even when cp is None (the caller drops it). One loop per output block:
+    a loop reading and writing more arrays needs more overlap checks than LLVM makes, and stays scalar."""
     n, hidden = c.shape
-    one = np.float32(1.0)
+    one, zero = np.float32(1.0), np.float32(0.0)
     for r in range(n):
+        zr, cr, gr, gzr = z[r], c[r], gcp[r], gz[r]
+        for j in range(hidden):  # the gradient reaching c, kept in gcp until the last loop
+            tc = tanh32(cr[j])
+            gr[j] = (gc[r, j] if gc is not None else zero) + \
+                (gh[r, j] * sigmoid32(zr[2 * hidden + j]) * (one - tc * tc) if gh is not None else zero)
+        if cp is None:
+            gzr[:hidden] = zero
+        else:
+            cpr = cp[r]
+            for j in range(hidden):
+                f, f_ = _sigmoids(zr[j])
+                gzr[j] = gr[j] * cpr[j] * f * f_
         for j in range(hidden):
-            f, f_ = _sigmoids(z[r, j])
-            i, i_ = _sigmoids(z[r, hidden + j])
-            o, o_ = _sigmoids(z[r, 2 * hidden + j])
-            u = tanh32(z[r, 3 * hidden + j])
-            tc = tanh32(c[r, j])
-            ghv = gh[r, j] if gh is not None else np.float32(0.0)
-            gcv = (gc[r, j] if gc is not None else np.float32(0.0)) + ghv * o * (one - tc * tc)
-            gz[r, j] = gcv * cp[r, j] * f * f_ if cp is not None else np.float32(0.0)
-            gz[r, hidden + j] = gcv * u * i * i_
-            gz[r, 2 * hidden + j] = ghv * tc * o * o_
-            gz[r, 3 * hidden + j] = gcv * i * (one - u * u)
-            if gcp is not None:
-                gcp[r, j] = gcv * f
+            i, i_ = _sigmoids(zr[hidden + j])
+            gzr[hidden + j] = gr[j] * tanh32(zr[3 * hidden + j]) * i * i_
+        if gh is None:
+            gzr[2 * hidden:3 * hidden] = zero
+        else:
+            ghr = gh[r]
+            for j in range(hidden):
+                o, o_ = _sigmoids(zr[2 * hidden + j])
+                gzr[2 * hidden + j] = ghr[j] * tanh32(cr[j]) * o * o_
+        for j in range(hidden):
+            u = tanh32(zr[3 * hidden + j])
+            gzr[3 * hidden + j] = gr[j] * sigmoid32(zr[hidden + j]) * (one - u * u)
+        for j in range(hidden):
+            gr[j] = gr[j] * sigmoid32(zr[j])
 
 
 def lstm(z, cp):
@@ -236,10 +250,10 @@ def lstm(z, cp):
 
 def lstm_grad(z, cp, c, gh, gc):
     """gz and (unless cp is None) gcp of the LSTM cell, for float32 arrays; gh, gc may be None."""
-    gz = np.empty(z.shape, z.dtype)
-    gcp = None if cp is None else np.empty(cp.shape, z.dtype)
+    z, cp, c, gh, gc = (None if a is None else np.ascontiguousarray(a) for a in (z, cp, c, gh, gc))  # vector loads
+    gz, gcp = np.empty(z.shape, z.dtype), np.empty(c.shape, z.dtype)
     for_blocks(lambda lo, hi: lstm_backward(z[lo:hi], None if cp is None else cp[lo:hi], c[lo:hi],
                                             None if gh is None else gh[lo:hi], None if gc is None else gc[lo:hi],
-                                            gz[lo:hi], None if gcp is None else gcp[lo:hi]),
+                                            gz[lo:hi], gcp[lo:hi]),
                len(z), z.shape[1], np, BLOCK)
-    return gz, gcp
+    return gz, None if cp is None else gcp

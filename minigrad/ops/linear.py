@@ -24,6 +24,8 @@ class MatMul(Function):
                              f"{'first' if W.ndim < 2 else 'second-to-last'} axis of the second)")
         if x.ndim > 2 or W.ndim > 2:
             broadcast_shapes("matmul (batch axes)", x.shape[:-2], W.shape[:-2])
+        if x.ndim == 2 and W.ndim == 2:
+            return product(x, W)
         return get_array_module(x, W).matmul(x, W)
 
     def backward(self, gy):
@@ -76,8 +78,7 @@ class Linear(Function):
         needs = self.needs_input_grad
         if not Config.enable_backprop:  # a plain backward: the same products on the arrays, no Functions
             g, w, xd = gy._data, W._data, x._data
-            gx = wrap((g.reshape(-1, g.shape[-1]) @ w.T).reshape(xd.shape) if g.ndim > 2 else g @ w.T) \
-                if needs[0] else None
+            gx = wrap(product(g.reshape(-1, g.shape[-1]), w.T).reshape(xd.shape)) if needs[0] else None
             if needs[1]:
                 gW = wrap(xd.T @ g if xd.ndim == 2 else xd.reshape(-1, xd.shape[-1]).T @ g.reshape(-1, g.shape[-1]))
             else:
@@ -92,6 +93,15 @@ class Linear(Function):
         if len(self.inputs) == 3 and needs[2]:
             gb = sum_to(gy, self.inputs[2].shape)
         return gx, gW, gb
+
+
+def product(x, W):
+    """x @ W for 2-d arrays. Where W is a transposed view (F-ordered) and x has a few rows, OpenBLAS is about 1.5x
+    faster at the same product taken as (W.T @ x.T).T (measured at 32-128 rows of x against (1024, 256-784) W;
+    equal from 256 rows, slower at 2048)."""
+    if len(x) <= 128 and type(W) is np.ndarray and W.flags.f_contiguous and not W.flags.c_contiguous:
+        return (W.T @ x.T).T
+    return x @ W
 
 
 def matmul(x, W):
