@@ -1,4 +1,5 @@
-"""NumPy's OpenBLAS held at one thread while minigrad spreads a batch of small products over its own threads."""
+"""NumPy's OpenBLAS: held at one thread while minigrad spreads a batch of small products over its own threads, and
+its GEMM called directly where NumPy has no form of it (c += a @ b, with no temporary)."""
 import contextlib
 import ctypes
 import functools
@@ -16,20 +17,86 @@ _NAMES = [("scipy_openblas_get_num_threads64_", "scipy_openblas_set_num_threads6
 
 
 @functools.lru_cache(maxsize=1)
+def _libraries():
+    """Paths of the OpenBLAS libraries bundled with NumPy that load."""
+    found = []
+    for path in sorted(glob.glob(os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs", "*openblas*"))):
+        try:
+            ctypes.CDLL(path)
+        except OSError:
+            continue
+        found.append(path)
+    return tuple(found)
+
+
+@functools.lru_cache(maxsize=1)
 def controls():
     """get() and set(n) of the BLAS thread count of NumPy's bundled OpenBLAS, or None (another BLAS, or none
     found): then single_thread() does nothing."""
-    for path in sorted(glob.glob(os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs", "*openblas*"))):
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
+    for path in _libraries():
+        lib = ctypes.CDLL(path)
         for get, set_ in _NAMES:
             if hasattr(lib, get) and hasattr(lib, set_):
                 getter, setter = getattr(lib, get), getattr(lib, set_)
                 getter.restype, setter.argtypes = ctypes.c_int, [ctypes.c_int]
                 return SimpleNamespace(get=getter, set=setter)
     return None
+
+
+# cblas_?gemm of the 64-bit-integer builds NumPy's wheels bundle: (order, transa, transb, m, n, k, alpha, a, lda,
+# b, ldb, beta, c, ldc) with int64 sizes
+_GEMM = {np.float32: ("scipy_cblas_sgemm64_", "cblas_sgemm64_", ctypes.c_float),
+         np.float64: ("scipy_cblas_dgemm64_", "cblas_dgemm64_", ctypes.c_double)}
+_ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
+
+
+@functools.lru_cache(maxsize=None)
+def _gemm(dtype):
+    """NumPy's bundled cblas GEMM for dtype (float32 or float64), or None."""
+    names = _GEMM.get(dtype)
+    if names is None:
+        return None
+    for path in _libraries():
+        lib = ctypes.CDLL(path)
+        for name in names[:2]:
+            if hasattr(lib, name):
+                fn, i64, real, ptr = getattr(lib, name), ctypes.c_int64, names[2], ctypes.c_void_p
+                fn.argtypes = [ctypes.c_int] * 3 + [i64] * 3 + [real, ptr, i64, ptr, i64, real, ptr, i64]
+                fn.restype = None
+                return fn
+    return None
+
+
+def _operand(a):
+    """(transpose flag, leading dimension) of a 2-d array as a row-major BLAS operand, or None."""
+    item = a.itemsize
+    rows, cols = a.shape
+    s0, s1 = a.strides
+    if (s1 == item or cols == 1) and s0 % item == 0 and s0 // item >= max(1, cols):
+        return _NO_TRANS, s0 // item
+    if (s0 == item or rows == 1) and s1 % item == 0 and s1 // item >= max(1, rows):
+        return _TRANS, s1 // item
+    return None
+
+
+def add_product(a, b, c):
+    """c += a @ b for 2-d NumPy arrays: one GEMM with beta = 1 where a, b and c share a float32 or float64 dtype
+    and lie in rows or columns with unit stride (any leading dimension: slices and transposed views), else
+    NumPy's product and a sum."""
+    gemm = _gemm(c.dtype.type) if type(c) is np.ndarray and a.dtype == b.dtype == c.dtype else None
+    if a.ndim != 2 or b.ndim != 2 or c.ndim != 2 or a.shape[1] != b.shape[0] or c.shape != (a.shape[0], b.shape[1]):
+        raise ValueError(f"add_product: shapes {a.shape} @ {b.shape} do not give {c.shape}")
+    oa = ob = oc = None
+    if gemm is not None and type(a) is np.ndarray and type(b) is np.ndarray and c.flags.writeable:
+        oa, ob, oc = _operand(a), _operand(b), _operand(c)
+    if oa is None or ob is None or oc is None or oc[0] != _NO_TRANS or np.may_share_memory(c, a) or \
+            np.may_share_memory(c, b):
+        c += a @ b
+        return c
+    if c.size and a.shape[1]:
+        gemm(_ROW_MAJOR, oa[0], ob[0], c.shape[0], c.shape[1], a.shape[1], 1.0, a.ctypes.data, oa[1],
+             b.ctypes.data, ob[1], 1.0, c.ctypes.data, oc[1])
+    return c
 
 
 _lock = threading.Lock()

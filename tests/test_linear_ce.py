@@ -126,3 +126,59 @@ def test_against_torch():
     np.testing.assert_allclose(y.data, ty.item(), rtol=1e-12)
     for v, t in zip(vs, (tx.grad.numpy(), tw.grad.numpy().T, tb.grad.numpy())):
         np.testing.assert_allclose(v.grad.data, t, rtol=1e-10, atol=1e-13)
+
+
+def _layouts(a):
+    """a in C order, F order, as a transposed copy's view, and as a slice of a wider array (leading dim > cols)."""
+    wide = np.zeros((a.shape[0] + 3, a.shape[1] + 5), a.dtype)
+    wide[2:2 + a.shape[0], 1:1 + a.shape[1]] = a
+    return [a, np.asfortranarray(a), a.T.copy().T, wide[2:2 + a.shape[0], 1:1 + a.shape[1]]]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16, np.int64])
+@pytest.mark.parametrize("shape", [(7, 5, 9), (1, 6, 4), (6, 1, 4), (6, 4, 1), (0, 3, 2), (3, 0, 2), (4, 3, 0)])
+def test_add_product_adds_a_times_b_into_c_for_every_layout(dtype, shape):
+    """blas.add_product (the linear cross entropy's gW accumulation, docs/losses.md#linear_cross_entropy):
+    c += a @ b by one GEMM with beta = 1, against the float64 formula, for every layout of a and b and for c as a
+    slice of a wider array (nothing outside it written); other dtypes and layouts take NumPy's product."""
+    from minigrad import blas
+    m, k, n = shape
+    rng = np.random.default_rng(sum(shape))
+    A = (rng.standard_normal((m, k)) * 4).astype(dtype)
+    B = (rng.standard_normal((k, n)) * 4).astype(dtype)
+    C = (rng.standard_normal((m, n)) * 4).astype(dtype)
+    ref = C.astype(np.float64) + A.astype(np.float64) @ B.astype(np.float64)
+    tol = {np.float16: 0.1, np.float32: 1e-4}.get(dtype, 1e-12)
+    for a in _layouts(A):
+        for b in _layouts(B):
+            wide = np.full((m + 2, n + 4), 7, dtype)
+            c = wide[1:1 + m, 2:2 + n]
+            c[...] = C
+            assert blas.add_product(a, b, c) is c
+            np.testing.assert_allclose(c, ref, rtol=tol, atol=tol * np.abs(ref).max(initial=1))
+            wide[1:1 + m, 2:2 + n] = 7
+            assert (wide == 7).all()
+
+
+def test_add_product_uses_one_gemm_and_falls_back_where_memory_overlaps(monkeypatch):
+    from minigrad import blas
+    if blas._gemm(np.float32) is None:
+        pytest.skip("NumPy's BLAS is not the bundled OpenBLAS")
+    calls = []
+    real = blas._gemm(np.float32)
+    monkeypatch.setattr(blas, "_gemm", lambda dtype: (lambda *args: calls.append(args) or real(*args)))
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((5, 4), dtype=np.float32), rng.standard_normal((4, 5), dtype=np.float32)
+    c = np.zeros((5, 5), np.float32)
+    blas.add_product(a.T.copy().T, b, c)
+    assert len(calls) == 1
+    np.testing.assert_allclose(c, a @ b, rtol=1e-6, atol=1e-6)
+    s = rng.standard_normal((5, 5), dtype=np.float32)
+    ref = s + s @ s
+    blas.add_product(s, s, s)  # c is a and b: NumPy's product first, then the sum
+    assert len(calls) == 1
+    np.testing.assert_allclose(s, ref, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match=r"\(5, 4\) @ \(5, 5\)"):
+        blas.add_product(a, c, c)
+    with pytest.raises(ValueError, match="read-only"):
+        blas.add_product(a, b, np.broadcast_to(np.float32(0), (5, 5)))

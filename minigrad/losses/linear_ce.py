@@ -3,7 +3,7 @@ import numbers
 
 import numpy as np
 
-from minigrad import kernels
+from minigrad import blas, kernels
 from minigrad.backend import get_array_module, operands
 from minigrad.blocks import for_blocks
 from minigrad.config import Config
@@ -19,7 +19,6 @@ from minigrad.ops.shaping import transpose
 from minigrad.shapes import check_float
 
 OP = "linear_cross_entropy"
-SLICE = 1 << 12  # vocabulary columns per gW accumulation: the temporary is D x SLICE (8 MiB at D = 512)
 
 
 class LinearCrossEntropy(Function):
@@ -52,7 +51,7 @@ class LinearCrossEntropy(Function):
         x, W and b that `needs` asks for (else None)."""
         xp = get_array_module(x, W)
         cl = self.call
-        n, (d, v) = len(x), W.shape
+        n, v = len(x), W.shape[1]
         needs = tuple(needs) + (False,) * (3 - len(needs))
         loss = xp.empty((n, 1), dtype=x.dtype)
         grads = coef is not None
@@ -62,7 +61,6 @@ class LinearCrossEntropy(Function):
         coef = None if coef is None else xp.broadcast_to(coef, (n, 1))
         z = xp.empty((min(self.rows, n), v), dtype=x.dtype)
         compiled = kernels.fused(z)  # the rows on the CPU kernels (docs/kernels.md)
-        tmp = xp.empty((d, min(SLICE, v)), dtype=x.dtype) if gW is not None else None
         for lo in range(0, n, self.rows):
             hi = min(lo + self.rows, n)
             zb, xb = z[:hi - lo], x[lo:hi]
@@ -80,9 +78,7 @@ class LinearCrossEntropy(Function):
             if gx is not None:
                 xp.matmul(zb, W.T, out=gx[lo:hi])
             if gW is not None:
-                for c0 in range(0, v, SLICE):
-                    c1 = min(c0 + SLICE, v)
-                    gW[:, c0:c1] += xp.matmul(xb.T, zb[:, c0:c1], out=tmp[:, :c1 - c0])
+                blas.add_product(xb.T, zb, gW)  # one GEMM adding into gW (no temporary, no extra pass)
             if gb is not None:
                 gb += zb.sum(axis=0)
         return loss, (gx, gW, gb)
