@@ -19,46 +19,53 @@ def _width(width, causal, lo, rows, i):
 @njit(**JIT_EXACT)
 def _softmax_lse(s, lse, sk, start, lo, rows, causal):
     """Each row of s (n, S) becomes the softmax of s * sk, in place, and lse[i] its max + log(sum(exp)); keys past
-    the causal limit (see _width; row i of s is row start + i of the block) are 0. A row of -inf (a query with no
-    key) becomes zeros with lse = +inf, so that exp(s - lse) is 0 there."""
+    the causal limit (see _width; row i of s is row start + i of the block) are 0, and only the keys before it are
+    read (their scores are the product's, finite: the mask is applied here). A row of -inf (a query with no key)
+    becomes zeros with lse = +inf, so that exp(s - lse) is 0 there."""
     n, width = s.shape
     er = np.empty(width, s.dtype)  # exp into another row: writing over the row read would stop vectorization
-    k = cast(s, sk)
+    k, zero = cast(s, sk), cast(s, 0.0)
     for i in range(n):
         w = _width(width, causal, lo, rows, start + i)
         r = s[i]
-        for c in range(width):
-            r[c] *= k
-        m = row_max(r[:w])
+        rw = r[:w]
+        for c in range(w):
+            rw[c] *= k
+        for c in range(w, width):
+            r[c] = zero
+        m = row_max(rw)
         if m == -np.inf:  # no key, or (row_max may leave NaN out) only NaN scores: zeros, or NaN
-            fill = cast(r, 0.0)
+            fill = zero
             for c in range(w):
-                if np.isnan(r[c]):
-                    fill = r[c]
-            for c in range(width):
-                r[c] = fill if c < w else 0
+                if np.isnan(rw[c]):
+                    fill = rw[c]
+            for c in range(w):
+                rw[c] = fill
             lse[i] = np.inf if fill == 0 else fill
             continue
-        total = exp_rows(r, m, er, w) if w < width else exp_rows(r, m, er)  # keys past w selected to 0
+        total = exp_rows(rw, m, er)
         a = cast(r, 1.0 / total)
-        for c in range(width):
-            r[c] = er[c] * a
+        for c in range(w):
+            rw[c] = er[c] * a
         lse[i] = m + log(cast(r, total))
 
 
 @njit(**JIT_EXACT)
 def _grad(s, lse, dp, delta, sk, scale, start, lo, rows, causal):
     """In place, per row i: s[i] (scores) becomes P = exp(s sk - lse[i]), dp[i] (dO V^T) becomes
-    P (dp - delta[i]) scale, the scores' gradient; both 0 past the causal limit."""
+    P (dp - delta[i]) scale, the scores' gradient; both 0 past the causal limit, where nothing is read."""
     n, width = s.shape
     k, g, zero = cast(s, sk), cast(s, scale), cast(s, 0.0)
     for i in range(n):
         w = _width(width, causal, lo, rows, start + i)
         sr, dr, li, di = s[i], dp[i], lse[i], delta[i]
-        for c in range(width):  # whole rows, masked keys selected to 0 (never 0 * a non-finite score)
+        for c in range(w):
             p = exp(sr[c] * k - li)
-            sr[c] = p if c < w else zero
-            dr[c] = p * (dr[c] - di) * g if c < w else zero
+            sr[c] = p
+            dr[c] = p * (dr[c] - di) * g
+        for c in range(w, width):
+            sr[c] = zero
+            dr[c] = zero
 
 
 def _rows(fn, n, width, threads):
