@@ -1,5 +1,4 @@
-"""NumPy's OpenBLAS: held at one thread while minigrad spreads a batch of small products over its own threads, and
-its GEMM called directly where NumPy has no form of it (c += a @ b, with no temporary)."""
+"""NumPy's OpenBLAS: its thread count held at one, and its GEMM called directly for c += a @ b."""
 import contextlib
 import ctypes
 import functools
