@@ -3,6 +3,7 @@ import os
 import shutil
 import pathlib
 import sys
+import threading
 
 import pytest
 
@@ -71,3 +72,19 @@ def mpiexec():
     if found is None:
         pytest.skip("no mpiexec: install an MPI (pip install 'minigrad[mpi]' brings mpich's)")
     return found
+
+
+def in_threads(fn, n=4, repeats=1):
+    """fn(i) for i in range(n), each i in its own thread, `repeats` times over, all threads at once; the result of
+    each thread's last call (None where a thread raised: its traceback is printed)."""
+    results = [None] * n
+
+    def work(i):
+        for _ in range(repeats):
+            results[i] = fn(i)
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results

@@ -2,13 +2,13 @@
 float64 (float16 through float32), every memory layout, N = 0, C = 1, non-finite logits, row blocks on threads,
 Python threads and a forked child."""
 import os
-import threading
 
 import numpy as np
 import pytest
 
 import minigrad as mg
 import minigrad.functions as F
+from conftest import in_threads
 from layouts import LAYOUTS
 
 pytest.importorskip("numba")
@@ -198,17 +198,7 @@ def test_python_threads_run_the_kernels_at_once():
     cases = [(rng.standard_normal((300, 50)).astype(np.float32), rng.integers(0, 50, 300),
               rng.random((300, 50)).astype(np.float32)) for _ in range(4)]
     want = [_losses(*c) for c in cases]
-    got = [None] * 4
-
-    def work(i):
-        for _ in range(5):
-            got[i] = _losses(*cases[i])
-
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
+    got = in_threads(lambda i: _losses(*cases[i]), repeats=5)
     for a, b in zip(got, want):
         np.testing.assert_array_equal(a[0], b[0])
         np.testing.assert_array_equal(a[1], b[1])

@@ -10,6 +10,7 @@ import pytest
 import minigrad as mg
 import minigrad.functions as F
 import minigrad.optimizers as O
+from conftest import in_threads
 
 
 def _records():
@@ -147,17 +148,8 @@ def _fit(model, x, t, steps=20):
 def test_threads_training_their_own_models_match_training_alone():
     alone = {seed: _fit(*_build(seed)) for seed in range(4)}
     jobs = {seed: _build(seed) for seed in range(4)}
-    results = {}
-
-    def work(seed):
-        results[seed] = _fit(*jobs[seed])
-
-    threads = [threading.Thread(target=work, args=(seed,)) for seed in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert sorted(results) == list(range(4))
+    results = in_threads(lambda seed: _fit(*jobs[seed]))
+    assert None not in results
     for seed in range(4):
         assert len(alone[seed]) == len(results[seed]) == 4
         for a, b in zip(alone[seed], results[seed]):
@@ -200,16 +192,7 @@ def test_attention_spread_over_the_pool_from_four_threads_at_once(monkeypatch):
         y.backward(np.ones(y.shape, np.float32))
         return [y.data] + [v.grad.data for v in vs]
     alone = [run(arrays) for arrays in jobs]
-    results = [None] * 4
-
-    def work(i):
-        for _ in range(5):
-            results[i] = run(jobs[i])
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = in_threads(lambda i: run(jobs[i]), repeats=5)
     for got, ref in zip(results, alone):
         for a, b in zip(got, ref):
             np.testing.assert_array_equal(a, b)
