@@ -17,14 +17,13 @@ _NAMES = [("scipy_openblas_get_num_threads64_", "scipy_openblas_set_num_threads6
 
 @functools.lru_cache(maxsize=1)
 def _libraries():
-    """Paths of the OpenBLAS libraries bundled with NumPy that load."""
+    """The OpenBLAS libraries bundled with NumPy that load, loaded."""
     found = []
     for path in sorted(glob.glob(os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs", "*openblas*"))):
         try:
-            ctypes.CDLL(path)
+            found.append(ctypes.CDLL(path))
         except OSError:
             continue
-        found.append(path)
     return tuple(found)
 
 
@@ -32,8 +31,7 @@ def _libraries():
 def controls():
     """get() and set(n) of the BLAS thread count of NumPy's bundled OpenBLAS, or None (another BLAS, or none
     found): then single_thread() does nothing."""
-    for path in _libraries():
-        lib = ctypes.CDLL(path)
+    for lib in _libraries():
         for get, set_ in _NAMES:
             if hasattr(lib, get) and hasattr(lib, set_):
                 getter, setter = getattr(lib, get), getattr(lib, set_)
@@ -55,8 +53,7 @@ def _gemm(dtype):
     names = _GEMM.get(dtype)
     if names is None:
         return None
-    for path in _libraries():
-        lib = ctypes.CDLL(path)
+    for lib in _libraries():
         for name in names[:2]:
             if hasattr(lib, name):
                 fn, i64, real, ptr = getattr(lib, name), ctypes.c_int64, names[2], ctypes.c_void_p
@@ -82,14 +79,12 @@ def add_product(a, b, c):
     """c += a @ b for 2-d NumPy arrays: one GEMM with beta = 1 where a, b and c share a float32 or float64 dtype
     and lie in rows or columns with unit stride (any leading dimension: slices and transposed views), else
     NumPy's product and a sum."""
-    gemm = _gemm(c.dtype.type) if type(c) is np.ndarray and a.dtype == b.dtype == c.dtype else None
     if a.ndim != 2 or b.ndim != 2 or c.ndim != 2 or a.shape[1] != b.shape[0] or c.shape != (a.shape[0], b.shape[1]):
         raise ValueError(f"add_product: shapes {a.shape} @ {b.shape} do not give {c.shape}")
-    oa = ob = oc = None
-    if gemm is not None and type(a) is np.ndarray and type(b) is np.ndarray and c.flags.writeable:
-        oa, ob, oc = _operand(a), _operand(b), _operand(c)
-    if oa is None or ob is None or oc is None or oc[0] != _NO_TRANS or np.may_share_memory(c, a) or \
-            np.may_share_memory(c, b):
+    plain = all(type(v) is np.ndarray for v in (a, b, c)) and a.dtype == b.dtype == c.dtype and c.flags.writeable
+    gemm = _gemm(c.dtype.type) if plain else None
+    oa, ob, oc = (_operand(a), _operand(b), _operand(c)) if gemm is not None else (None, None, None)
+    if None in (oa, ob, oc) or oc[0] != _NO_TRANS or np.may_share_memory(c, a) or np.may_share_memory(c, b):
         c += a @ b
         return c
     if c.size and a.shape[1]:

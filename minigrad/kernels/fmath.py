@@ -171,7 +171,6 @@ def _cast(a, v):
 log1p = _float32_or_libm(log1p32, math.log1p, "log(1 + x) for x in [0, 1] in the kernels: log1p32 or libm.")
 
 
-
 _T4, _T3, _T2 = F32(-5.70498872745e-3), F32(2.06390887954e-2), F32(-5.37397155531e-2)
 _T1, _T0 = F32(1.33314422036e-1), F32(-3.33332819422e-1)
 _TANH_SMALL, _TWO = F32(0.625), F32(2.0)
