@@ -171,7 +171,7 @@ def test_plain_backward_equals_the_recorded_one_bit_for_bit(activation):
         np.testing.assert_array_equal(a.data, b.data)
 
 
-@pytest.mark.parametrize("rows", [1, 32, 128, 129, 300])
+@pytest.mark.parametrize("rows", [0, 1, 32, 128, 129, 300])
 def test_linear_plain_backward_at_blas_sizes_equals_the_recorded_one_and_float64(rows):
     """Few rows take g @ W.T as (W @ g.T).T (ops/linear.product); the recorded backward's matmul takes the same
     route, so both agree bit for bit, and both match the float64 product."""
@@ -185,8 +185,15 @@ def test_linear_plain_backward_at_blas_sizes_equals_the_recorded_one_and_float64
         np.testing.assert_array_equal(a.data, b.data)
     np.testing.assert_allclose(plain[0].data, gy.astype(np.float64) @ W.data.T.astype(np.float64), rtol=1e-4,
                                atol=1e-4)
-    for W_view in (W.data.T.copy().T, np.asfortranarray(W.data), W.data[:, ::2], W.data.T.copy()[::2].T):
+    read_only = W.data.T.copy().T
+    read_only.flags.writeable = False
+    for W_view in (W.data.T.copy().T, np.asfortranarray(W.data), W.data[:, ::2], W.data.T.copy()[::2].T, read_only):
         np.testing.assert_allclose(F.matmul(x, W_view).data, x.data.astype(np.float64) @ W_view, rtol=1e-4,
+                                   atol=1e-4)
+    bad = x.data.copy()
+    bad[::3, 0], bad[1::3, 1] = np.inf, np.nan  # non-finite rows: the same inf and NaN as NumPy's own product
+    with np.errstate(invalid="ignore"):
+        np.testing.assert_allclose(F.matmul(bad, read_only).data, bad @ np.ascontiguousarray(read_only), rtol=1e-4,
                                    atol=1e-4)
 
 
