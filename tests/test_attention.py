@@ -142,8 +142,8 @@ def test_a_batch_spread_over_threads_gives_the_answer_of_one_call(kind, kernels_
             y = F.scaled_dot_product_attention(*vs, **kwargs)
             y.backward(gy)
             results.append([y.data] + [v.grad.data for v in vs])
-    for a, b in zip(*results):
-        np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-6)
+    for a, b in zip(*results):  # float32 rounding of sums whose terms reach the array's largest value
+        np.testing.assert_allclose(a, b, rtol=2e-5, atol=1e-5 * np.abs(b).max())
     assert not np.isnan(results[1][0]).any()
     if "mask" in kwargs and kwargs["mask"].dtype == bool:  # query 3 of batch (1, 2) attends to nothing
         assert not results[1][0][1, 2, 3].any() and not results[1][1][1, 2, 3].any()
