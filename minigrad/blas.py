@@ -1,8 +1,10 @@
-"""NumPy's OpenBLAS: its thread count held at one, and its GEMM called directly for c += a @ b."""
+"""NumPy's OpenBLAS: its thread count held at one, its GEMM called directly for c += a @ b, and its worker threads
+lent to minigrad's own row blocks."""
 import contextlib
 import ctypes
 import functools
 import glob
+import itertools
 import os
 import threading
 from types import SimpleNamespace
@@ -98,9 +100,11 @@ _depth, _saved = 0, None
 
 
 def _after_fork():
-    """A forked child has none of the threads that were inside single_thread: a fresh lock, the count put back."""
-    global _lock, _depth
-    _lock = threading.Lock()
+    """A forked child has none of the threads that were inside single_thread or lend_threads: fresh locks, the
+    count put back."""
+    global _lock, _depth, _lent
+    _lock, _lent = threading.Lock(), threading.Lock()
+    _jobs.clear()
     if _depth and controls() is not None:
         controls().set(_saved)
     _depth = 0
@@ -131,3 +135,62 @@ def single_thread():
             _depth -= 1
             if _depth == 0:
                 ctl.set(_saved)
+
+
+# OpenBLAS's pthread-compatible entry, gotoblas_pthread(n, fn, args, stride): fn(args + i * stride) for i < n, i = 0
+# on the calling thread and the others on the worker threads OpenBLAS keeps for its own products
+_ENTRY = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
+_jobs = {}  # job number -> [fn, results, errors]
+_numbers = itertools.count()
+_lent = threading.Lock()  # held while a job runs on the workers: a second caller (or a nested one) is refused
+
+
+@functools.lru_cache(maxsize=1)
+def _server():
+    """(gotoblas_pthread, the c_int holding OpenBLAS's thread count) of NumPy's OpenBLAS, or None."""
+    for lib in _libraries():
+        if hasattr(lib, "gotoblas_pthread") and hasattr(lib, "blas_num_threads"):
+            fn = lib.gotoblas_pthread
+            fn.argtypes, fn.restype = [ctypes.c_int, _ENTRY, ctypes.c_void_p, ctypes.c_int], ctypes.c_int
+            return fn, ctypes.c_int.in_dll(lib, "blas_num_threads")
+    return None
+
+
+def _enter(arg):
+    """One thread's part of a job: arg points at job number * 64 + part index (an int64)."""
+    code = ctypes.c_int64.from_address(arg).value
+    job = _jobs[code >> 6]
+    i = code & 63
+    try:
+        job[1][i] = job[0](i)
+    except BaseException as e:  # noqa: B036 (handed to the caller, which raises it)
+        job[2][i] = e
+
+
+_ENTER = _ENTRY(_enter)  # one callback object for the process: made per call, ctypes would leak it in a cycle
+
+
+def lend_threads(fn, k):
+    """[fn(0), ..., fn(k - 1)] with fn(0) on the calling thread and the others on OpenBLAS's idle worker threads,
+    OpenBLAS held at one thread meanwhile (a BLAS call inside fn runs on the thread that makes it); None, having
+    called nothing, where NumPy's OpenBLAS has fewer than k threads or is lending them already (a nested or a
+    concurrent call). The first exception raised by a part is raised here, after every part has finished.
+
+    Why: OpenBLAS's workers spin for a while after each product, waiting for the next one, so threads of minigrad's
+    own share the cores with them; the workers themselves take the work at once and leave no thread spinning."""
+    server = _server()
+    if server is None or not 1 < k <= min(server[1].value, 64) or not _lent.acquire(blocking=False):
+        return None
+    number = next(_numbers)
+    job = _jobs[number] = [fn, [None] * k, [None] * k]
+    try:
+        codes = (ctypes.c_int64 * k)(*[(number << 6) + i for i in range(k)])
+        with single_thread():
+            server[0](k, _ENTER, ctypes.addressof(codes), ctypes.sizeof(ctypes.c_int64))
+    finally:
+        _jobs.pop(number, None)
+        _lent.release()
+    for e in job[2]:
+        if e is not None:
+            raise e
+    return job[1]

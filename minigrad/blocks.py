@@ -1,9 +1,12 @@
-"""Cache-sized row blocks for the fused losses, spread over CPU threads (NumPy releases the GIL)."""
+"""Cache-sized row blocks for the fused losses, spread over CPU threads (NumPy releases the GIL): OpenBLAS's idle
+workers where NumPy's OpenBLAS lends them, else a pool of minigrad's own."""
 import functools
 import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+
+from minigrad import blas
 
 
 @functools.lru_cache(maxsize=1)
@@ -37,6 +40,11 @@ def for_blocks(fn, n, row_size, xp, block):
     def run(span):
         return [fn(lo, min(lo + rows, n)) for lo in span]
 
-    others = [_pool(k - 1).submit(run, span) for span in spans[1:]] if k > 1 else []
+    if k == 1:
+        return run(spans[0])
+    lent = blas.lend_threads(lambda i: run(spans[i]), k)
+    if lent is not None:
+        return [r for part in lent for r in part]
+    others = [_pool(k - 1).submit(run, span) for span in spans[1:]]
     first = run(spans[0])  # the calling thread takes the first span itself
     return first + [r for future in others for r in future.result()]

@@ -3,6 +3,7 @@
 import asyncio
 import os
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -224,3 +225,95 @@ def test_a_child_forked_inside_a_single_blas_thread_block_gets_the_count_back():
     os.waitpid(pid, 0)
     assert answer == f"{before},1"
     assert blas.controls().get() == before
+
+
+def _lending():
+    """minigrad.blas, skipping the test where NumPy's OpenBLAS does not lend two threads."""
+    from minigrad import blas
+    server = blas._server()
+    if server is None or server[1].value < 2:
+        pytest.skip("NumPy's BLAS is not an OpenBLAS with two or more threads: nothing to lend")
+    return blas
+
+
+def test_lent_threads_run_each_part_once_on_its_own_thread_with_blas_on_one():
+    """docs/design.md#threads: part 0 on the caller, part 1 on an OpenBLAS worker, BLAS at one thread inside."""
+    blas = _lending()
+    before = blas.controls().get()
+    a = np.random.default_rng(0).standard_normal((300, 300))
+
+    def part(i):
+        return i, threading.get_native_id(), blas.controls().get(), a @ a
+
+    got = blas.lend_threads(part, 2)
+    assert [g[0] for g in got] == [0, 1]
+    assert got[0][1] == threading.get_native_id() and got[1][1] != got[0][1]
+    assert [g[2] for g in got] == [1, 1]
+    np.testing.assert_allclose(got[1][3], a @ a, rtol=1e-12, atol=1e-11)  # rounding of sums that cancel
+    assert blas.controls().get() == before
+
+
+def test_a_part_that_raises_is_raised_after_every_part_has_finished():
+    blas = _lending()
+    finished = []
+
+    def part(i):
+        if i == 1:
+            raise ValueError("part 1 failed")
+        time.sleep(0.05)
+        finished.append(i)
+
+    with pytest.raises(ValueError, match="part 1 failed"):
+        blas.lend_threads(part, 2)
+    assert finished == [0]
+    assert blas.lend_threads(lambda i: i * 10, 2) == [0, 10]  # released: the next call borrows again
+
+
+def test_a_nested_call_is_refused_instead_of_waiting_for_its_own_thread():
+    """A part asking for the workers again gets None at once (a worker it waited for could be itself)."""
+    blas = _lending()
+    inner = {}
+
+    def part(i):
+        inner[i] = blas.lend_threads(lambda j: j, 2)
+
+    t = threading.Thread(target=lambda: blas.lend_threads(part, 2), daemon=True)
+    t.start()
+    t.join(30)
+    assert not t.is_alive(), "the nested call waited for its own thread"
+    assert inner == {0: None, 1: None}
+
+
+def test_row_blocks_give_the_same_results_lent_pooled_and_from_four_threads(monkeypatch):
+    """for_blocks on OpenBLAS's workers, on minigrad's pool (no OpenBLAS to borrow from) and from four Python threads
+    at once (all but one caller fall back to the pool): the same blocks in the same order."""
+    from minigrad import blocks
+    _lending()
+    x = np.arange(10_000, dtype=np.float64)
+
+    def run():
+        return blocks.for_blocks(lambda lo, hi: (lo, hi, float(np.sum(np.sqrt(x[lo:hi])))), len(x), 1, np, 1000)
+    lent = run()
+    assert len(lent) == 10 and lent[0][:2] == (0, 1000) and lent[-1][:2] == (9000, 10_000)
+    assert all(r == lent for r in in_threads(lambda i: run(), repeats=20))
+    monkeypatch.setattr("minigrad.blas._server", lambda: None)
+    assert run() == lent
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_borrows_the_threads_of_its_own_openblas():
+    blas = _lending()
+    assert blas.lend_threads(lambda i: i, 2) == [0, 1]  # the parent's workers exist before the fork
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            got = blas.lend_threads(lambda i: threading.get_native_id(), 2)
+            os.write(write, b"1" if got is not None and got[0] != got[1] else b"0")
+        finally:
+            os._exit(0)
+    os.close(write)
+    answer = os.read(read, 1)
+    os.close(read)
+    os.waitpid(pid, 0)
+    assert answer == b"1"
