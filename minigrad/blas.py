@@ -105,6 +105,7 @@ def _after_fork():
     global _lock, _depth, _lent
     _lock, _lent = threading.Lock(), threading.Lock()
     _jobs.clear()
+    _kept.clear()
     if _depth and controls() is not None:
         controls().set(_saved)
     _depth = 0
@@ -142,6 +143,7 @@ def single_thread():
 _ENTRY = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
 _jobs = {}  # job number -> [fn, results, errors]
 _numbers = itertools.count()
+_kept = set()  # the threads whose Python thread state is kept (see _enter)
 _lent = threading.Lock()  # held while a job runs on the workers: a second caller (or a nested one) is refused
 
 
@@ -158,6 +160,10 @@ def _server():
 
 def _enter(arg):
     """One thread's part of a job: arg points at job number * 64 + part index (an int64)."""
+    thread = threading.get_ident()
+    if thread not in _kept:  # keep this thread's Python state from call to call: making one each time costs ~20 us
+        _kept.add(thread)
+        ctypes.pythonapi.PyGILState_Ensure()
     code = ctypes.c_int64.from_address(arg).value
     job = _jobs[code >> 6]
     i = code & 63
