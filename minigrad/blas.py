@@ -1,5 +1,4 @@
-"""NumPy's OpenBLAS: its thread count held at one, its GEMM called directly for c += a @ b, and its worker threads
-lent to minigrad's own row blocks."""
+"""NumPy's OpenBLAS: its thread count held at one, its GEMM for c += a @ b, its idle workers lent to row blocks."""
 import contextlib
 import ctypes
 import functools

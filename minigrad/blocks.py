@@ -1,5 +1,4 @@
-"""Cache-sized row blocks for the fused losses, spread over CPU threads (NumPy releases the GIL): OpenBLAS's idle
-workers where NumPy's OpenBLAS lends them, else a pool of minigrad's own."""
+"""Cache-sized row blocks for the kernels, spread over CPU threads: OpenBLAS's idle workers, else a pool of our own."""
 import functools
 import os
 from concurrent.futures import ThreadPoolExecutor

@@ -403,3 +403,41 @@ def test_the_lstm_cell_kernel_equals_the_numpy_path(first, monkeypatch):
     for a, b in zip(*results):
         np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-6, equal_nan=True)
     assert len(calls) == 2
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_bias_gradient_sums_equal_float64_in_every_layout(layout, dtype, monkeypatch):
+    """sum_to over leading axes (a bias gradient: Linear's plain backward, SumTo) takes C-ordered float32/float64
+    arrays to the column-sum kernel (docs/kernels.md), every other layout to NumPy: both within float32 rounding of
+    the float64 sum, the kernel with float32 partials over 64 rows only; inf and NaN as NumPy's sum gives them."""
+    from minigrad.ops.shaping import sum_to_array
+    rng = np.random.default_rng(5)
+    for shape in [(300, 7), (3, 50, 33), (0, 5), (1, 1)]:
+        g = LAYOUTS[layout](rng.standard_normal(shape).astype(dtype) + 3)
+        got = sum_to_array(g, shape[-1:])
+        assert got.dtype == dtype and got.shape == shape[-1:]
+        ref = g.astype(np.float64).reshape(-1, shape[-1]).sum(0)
+        np.testing.assert_allclose(got, ref, rtol={np.float16: 2e-3, np.float32: 3e-5, np.float64: 1e-13}[dtype],
+                                   atol=1e-3 if dtype == np.float16 else 0)
+        with mg.using_config("cpu_kernels", False):
+            np.testing.assert_allclose(sum_to_array(g, shape[-1:]), got, rtol=5e-3 if dtype == np.float16 else 1e-5)
+    g = rng.standard_normal((200, 4)).astype(dtype)
+    g[0, 3], g[7, 0], g[100, 1], g[3, 2], g[4, 2] = np.inf, np.inf, np.nan, np.inf, -np.inf
+    laid = LAYOUTS[layout](g)
+    with np.errstate(invalid="ignore"):
+        got, ref = sum_to_array(laid, (4,)), laid.astype(np.float64).sum(0)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
+    np.testing.assert_array_equal(got[np.isinf(ref)], ref[np.isinf(ref)])
+    assert np.isinf(ref).any()
+
+
+def test_the_column_sums_keep_float32_partials_short():
+    """A column of 2^24 and then 2^20 - 1 float32 ones: a running float32 sum stays at 2^24 (each one is below half
+    its rounding step); with float32 partials over 64 rows combined in float64 only the 63 ones in the big value's
+    own partial are lost."""
+    from minigrad.kernels.rows import CHUNK, column_sums
+    g = np.ones((1 << 20, 3), np.float32)
+    g[0] = 2.0 ** 24
+    np.testing.assert_array_equal(column_sums(g), np.full(3, 2.0 ** 24 + (1 << 20) - CHUNK, np.float32))
+    assert np.float32(2.0 ** 24) + np.float32(1) == np.float32(2.0 ** 24)  # what a running float32 sum would do

@@ -1,13 +1,12 @@
 """Matrix products: MatMul with numpy's matmul rules, and the affine map y = x @ W + b as one Function."""
 import numpy as np
 
-from minigrad import shapes
 from minigrad.backend import get_array_module
 from minigrad.config import Config
 from minigrad.core import wrap
 from minigrad.function import Function
 from minigrad.ops.elementwise import astype
-from minigrad.ops.shaping import reshape, sum_to, transpose
+from minigrad.ops.shaping import reshape, sum_to, sum_to_array, transpose
 from minigrad.shapes import broadcast_shapes, half_in_float32
 
 
@@ -84,7 +83,8 @@ class Linear(Function):
             else:
                 gW = None
             has_b = len(self.inputs) == 3 and needs[2]  # the bias gradient: gy summed over its leading axes
-            return gx, gW, wrap(shapes.sum_array(g, tuple(range(g.ndim - 1)))) if has_b else None
+            gb = (sum_to_array(g, g.shape[-1:]) if g.ndim > 1 else g.copy()) if has_b else None
+            return gx, gW, None if gb is None else wrap(gb)
         gx = matmul(gy, transpose(W)) if needs[0] else None
         gW = gb = None
         if needs[1]:

@@ -1,7 +1,9 @@
 """Shape ops: reshape (flatten, expand_dims, squeeze), transpose, broadcast_to and its inverse sum_to, indexing."""
+import math
+
 import numpy as np
 
-from minigrad import backend, shapes
+from minigrad import backend, kernels, shapes
 from minigrad.core import Variable, as_variable
 from minigrad.function import Function
 from minigrad.shapes import half_in_float32
@@ -75,10 +77,20 @@ class BroadcastTo(_ToShape):
 
 class SumTo(_ToShape):
     def to_shape(self, x):
-        return shapes.sum_to(x, self.shape)
+        return sum_to_array(x, self.shape)
 
     def backward(self, gy):
         return broadcast_to(gy, self.x_shape)
+
+
+def sum_to_array(x, shape):
+    """shapes.sum_to on arrays; a sum over leading axes only (a bias gradient) of a C-ordered NumPy float array runs
+    on the CPU kernel (kernels/rows.py), so that Linear's plain backward and its recorded one agree bit for bit."""
+    shape = tuple(shape)
+    k = len(shape)
+    if x.ndim > k and x.shape[x.ndim - k:] == shape and x.size and x.flags.c_contiguous and kernels.fused(x):
+        return kernels.call("rows", "column_sums")(x.reshape(-1, math.prod(shape))).reshape(shape)
+    return shapes.sum_to(x, shape)
 
 
 def _index(slices):
