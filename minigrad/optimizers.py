@@ -4,6 +4,7 @@ import numbers
 
 import numpy as np
 
+from minigrad import kernels
 from minigrad.backend import as_numpy, get_array_module
 from minigrad.core import Variable
 from minigrad.shapes import check_real
@@ -240,14 +241,23 @@ class Adam(Optimizer):
         self.lr, self.beta1, self.beta2, self.eps = lr, beta1, beta2, eps
 
     def update_one(self, p):
+        self._step(p, 1.0)
+
+    def _step(self, p, decay):
+        """The Adam step of p after p *= decay (AdamW's weight decay; 1.0: none), in one pass on the CPU kernel
+        (docs/kernels.md: the same bits as the NumPy operations below), else by those operations."""
         m, v = self._state(p)
         g = p.grad.data
+        step, s = self.lr / (1 - self.beta1 ** self.t), math.sqrt(1 - self.beta2 ** self.t)
+        if kernels.adam_step(p.data, g, m, v, decay, 1 - self.beta1, self.beta2, 1 - self.beta2, step, s, self.eps):
+            p.data = p.data  # changed in place: the graph sees the assignment (Variable.data)
+            return
+        if decay != 1.0:
+            p.data *= decay
         m += (1 - self.beta1) * (g - m)
         v *= self.beta2
         v += (1 - self.beta2) * g * g
-        step = self.lr / (1 - self.beta1 ** self.t)
-        denom = get_array_module(v).sqrt(v) / math.sqrt(1 - self.beta2 ** self.t) + self.eps
-        p.data -= step * m / denom
+        p.data -= step * m / (get_array_module(v).sqrt(v) / s + self.eps)
 
 
 class AdamW(Adam):
@@ -261,8 +271,7 @@ class AdamW(Adam):
         self.weight_decay = weight_decay
 
     def update_one(self, p):
-        p.data *= 1 - self.lr * self.weight_decay
-        super().update_one(p)
+        self._step(p, 1 - self.lr * self.weight_decay)
 
 
 class WeightDecay:

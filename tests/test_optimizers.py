@@ -157,3 +157,41 @@ def test_bad_hyperparameters_fail_at_construction(make, match):
 def test_sequential_refuses_a_class():
     with pytest.raises(TypeError, match=r"layer 0 is the class Linear.*Linear\(\.\.\.\)"):
         mg.models.Sequential(mg.layers.Linear, F.relu)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("make", [lambda: O.Adam(0.01), lambda: O.AdamW(0.01, weight_decay=0.3),
+                                  lambda: O.AdamW(0.01, weight_decay=0.0)], ids=["Adam", "AdamW", "AdamW-no-decay"])
+def test_adam_on_the_kernel_gives_the_numpy_paths_bits(make, dtype):
+    """docs/kernels.md: Adam's step in one pass rounds each operation as the NumPy path does: equal bits, in every
+    layout of the gradient (others than C order go the NumPy way), with inf and NaN gradients, over 5 steps."""
+    pytest.importorskip("numba")
+    from layouts import LAYOUTS
+    rng = np.random.default_rng(1)
+    p0 = rng.standard_normal((6, 5)).astype(dtype)
+    grads = [rng.standard_normal((6, 5)).astype(dtype) for _ in range(5)]
+    grads[2][0, 0], grads[3][1, 1], grads[4][2, 2] = np.inf, np.nan, -np.inf
+    for layout, laid in LAYOUTS.items():
+        runs = []
+        for kernels_on in (True, False):
+            p, opt = mg.Parameter(p0.copy()), make()
+            opt.setup([p])
+            with mg.using_config("cpu_kernels", kernels_on), np.errstate(invalid="ignore", over="ignore"):
+                for g in grads:
+                    p.grad = mg.Variable(laid(g))
+                    opt.update()
+            runs.append((p.data, *opt.state[p]))
+        for a, b in zip(*runs):
+            np.testing.assert_array_equal(a, b, err_msg=layout)
+        assert np.isnan(runs[0][0]).any() and np.isfinite(runs[0][0]).sum() > 20
+
+
+def test_adam_on_the_kernel_is_seen_by_a_graph_that_saved_the_parameter():
+    """The step changes p in place and assigns p.data: a backward through a graph made before it refuses to run
+    (docs/design.md#what-the-engine-guarantees)."""
+    p = mg.Parameter(np.ones(3, np.float32))
+    y = F.sum(p * p)
+    p.grad = mg.Variable(np.ones(3, np.float32))
+    O.Adam(0.1).setup([p]).update()
+    with pytest.raises(RuntimeError, match="was assigned after the Mul was recorded"):
+        y.backward()

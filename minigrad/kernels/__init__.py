@@ -62,3 +62,14 @@ def elementwise_grad(name, x, y, gy):
     if not fused_float32(x) or gy.dtype != x.dtype or gy.shape != x.shape:
         return None
     return call("activations", "elementwise_grad")(name, x, y, gy)
+
+
+def adam_step(p, g, m, v, decay, c1, b2, c2, step, s, eps):
+    """Adam's step on the kernel (kernels/optim.py) where p, g, m and v are C-contiguous NumPy arrays of one float32
+    or float64 dtype and shape; True where it ran, False (nothing changed) where the caller's NumPy path must."""
+    arrays = (p, g, m, v)
+    if not (fused(p) and all(type(a) is np.ndarray and a.dtype == p.dtype and a.shape == p.shape
+                             and a.flags.c_contiguous for a in arrays) and p.flags.writeable):
+        return False
+    call("optim", "adam")(p, g, m, v, decay, c1, b2, c2, step, s, eps)
+    return True
