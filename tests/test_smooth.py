@@ -168,10 +168,12 @@ def test_gelu_tanh_on_the_cpu_kernel_matches_the_numpy_path():
 @pytest.mark.filterwarnings("ignore:invalid value encountered")  # the NumPy path on the rows holding inf
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("affine", [(True, True), (True, False), (False, True), (False, False)])
-@pytest.mark.parametrize("shape", [(5, 7), (0, 7), (3, 1), (2, 3, 130), (600, 200), "(600, 200) in blocks"])
+@pytest.mark.parametrize("shape", [(5, 7), (0, 7), (3, 1), (2, 3, 130), (600, 200), "(600, 200) in blocks", (70, 1024),
+                                   (40, 1500)])
 def test_layer_norm_on_the_cpu_kernel_matches_the_numpy_path(shape, affine, dtype, monkeypatch):
     """docs/kernels.md: the rows kernel against the NumPy formula, every layout, empty and single-column rows,
-    rows holding NaN and inf, and rows in blocks of 5 over the threads (the weight and bias sums added from
+    rows up to SHORT (1024) and longer ones (two forms of the kernel), rows holding NaN and inf, and rows in blocks
+    of 5 over the threads (the weight and bias sums added from
     each block's partials); the caller's arrays untouched."""
     from minigrad import kernels
     from layouts import LAYOUTS
