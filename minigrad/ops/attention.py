@@ -132,7 +132,7 @@ class ScaledDotProductAttention(Function):
                     e /= xp.where(total > 0, total, 1)
                 if keep is not None:
                     e *= keep.astype(e.dtype, copy=False)
-                y[..., lo:hi, :] = xp.matmul(e, v[..., :width, :])
+                xp.matmul(e, v[..., :width, :], out=y[..., lo:hi, :])  # straight into y: no copy
 
     def backward(self, gy):
         q, k, v = self.inputs
@@ -172,16 +172,16 @@ class ScaledDotProductAttention(Function):
                     dp -= delta[..., lo:hi, None]
                     dp *= p
                     dp *= dp.dtype.type(self.scale)
-                gq[..., lo:hi, :] = xp.matmul(dp, k[..., :width, :])
-                pv = xp.matmul(_swap(p if keep is None else p * keep), g)
-                pk = xp.matmul(_swap(dp), q[..., lo:hi, :])
-                if first:
-                    gv[..., :width, :], gk[..., :width, :] = pv, pk
+                xp.matmul(dp, k[..., :width, :], out=gq[..., lo:hi, :])
+                pt, dpt = _swap(p if keep is None else p * keep), _swap(dp)
+                if first:  # the products written straight into gv and gk
+                    xp.matmul(pt, g, out=gv[..., :width, :])
+                    xp.matmul(dpt, q[..., lo:hi, :], out=gk[..., :width, :])
                     gv[..., width:, :], gk[..., width:, :] = 0, 0
                     first = False
                 else:
-                    gv[..., :width, :] += pv
-                    gk[..., :width, :] += pk
+                    gv[..., :width, :] += xp.matmul(pt, g)
+                    gk[..., :width, :] += xp.matmul(dpt, q[..., lo:hi, :])
         if first:  # no query rows: no gradient
             gk[...], gv[...] = 0, 0
 
