@@ -26,8 +26,9 @@ def for_blocks(fn, n, row_size, xp, block):
     """fn(lo, hi) for consecutive row blocks [lo, hi) covering range(n); returns fn's results in order.
 
     NumPy work is cut into blocks of about `block` elements (rows of row_size), each thread (the
-    caller and the pool's) taking one contiguous span of blocks; CuPy work (and small work) is a
-    single call. fn must set its own np.errstate: the error state does not pass to other threads.
+    caller and OpenBLAS's lent workers, else the pool's) taking one contiguous span of blocks, with
+    OpenBLAS at one thread when lent (docs/design.md#threads); CuPy work (and small work) is a single
+    call. fn must set its own np.errstate: the error state does not pass to other threads.
     """
     rows = max(1, block // max(row_size, 1))
     if xp is not np or n <= rows:

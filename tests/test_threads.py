@@ -160,22 +160,29 @@ def test_threads_training_their_own_models_match_training_alone():
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 def test_a_forked_child_trains_like_its_parent():
     expected = _fit(*_build(7), steps=5)
-    read, write = os.pipe()
+
+    def child():
+        with mg.using_config("enable_backprop", True):
+            got = _fit(*_build(7), steps=5)
+        return all(np.array_equal(a, b) for a, b in zip(expected, got))
     with mg.no_grad():  # the child starts from the parent's context: it re-enables recording itself
-        pid = os.fork()
-        if pid == 0:
-            try:
-                with mg.using_config("enable_backprop", True):
-                    got = _fit(*_build(7), steps=5)
-                ok = all(np.array_equal(a, b) for a, b in zip(expected, got))
-                os.write(write, b"1" if ok else b"0")
-            finally:
-                os._exit(0)
+        assert _in_a_forked_child(child)
+
+
+def _in_a_forked_child(fn):
+    """fn() run in a forked child: whether it returned True there."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.write(write, b"1" if fn() else b"0")
+        finally:
+            os._exit(0)
     os.close(write)
     answer = os.read(read, 1)
     os.close(read)
     os.waitpid(pid, 0)
-    assert answer == b"1"
+    return answer == b"1"
 
 
 def test_attention_spread_over_the_pool_from_four_threads_at_once(monkeypatch):
@@ -304,16 +311,8 @@ def test_row_blocks_give_the_same_results_lent_pooled_and_from_four_threads(monk
 def test_a_forked_child_borrows_the_threads_of_its_own_openblas():
     blas = _lending()
     assert blas.lend_threads(lambda i: i, 2) == [0, 1]  # the parent's workers exist before the fork
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            got = blas.lend_threads(lambda i: threading.get_native_id(), 2)
-            os.write(write, b"1" if got is not None and got[0] != got[1] else b"0")
-        finally:
-            os._exit(0)
-    os.close(write)
-    answer = os.read(read, 1)
-    os.close(read)
-    os.waitpid(pid, 0)
-    assert answer == b"1"
+
+    def child():
+        got = blas.lend_threads(lambda i: threading.get_native_id(), 2)
+        return got is not None and got[0] != got[1]
+    assert _in_a_forked_child(child)
