@@ -166,7 +166,7 @@ def scatter_add(a, indices, b):
         order = np.argsort(rows, kind="stable")
         rows = rows[order]
         starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
-        a[rows[starts]] += np.add.reduceat(np.asarray(b).reshape((-1,) + a.shape[1:])[order], starts, axis=0)
+        a[rows[starts]] += np.add.reduceat(np.asarray(b).reshape(rows.shape + a.shape[1:])[order], starts, axis=0)
     else:
         np.add.at(a, indices, b)
 

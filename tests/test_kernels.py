@@ -441,3 +441,37 @@ def test_the_column_sums_keep_float32_partials_short():
     g[0] = 2.0 ** 24
     np.testing.assert_array_equal(column_sums(g), np.full(3, 2.0 ** 24 + (1 << 20) - CHUNK, np.float32))
     assert np.float32(2.0 ** 24) + np.float32(1) == np.float32(2.0 ** 24)  # what a running float32 sum would do
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_embedding_gradients_on_the_kernel_add_rows_in_order(layout, dtype):
+    """GetItem's backward for rows picked by one index array (an embedding) adds the rows on a kernel
+    (docs/kernels.md), one after the other in index order: the bits of a plain loop of row additions, within
+    rounding of the NumPy path (sorted sums) and of float64; repeated and negative indices, every layout of the
+    gradient, inf and NaN rows, no index at all, rows of zero width, unsigned indices."""
+    rng = np.random.default_rng(11)
+    tol = {np.float16: 5e-3, np.float32: 1e-6, np.float64: 1e-14}[dtype]
+    for table, ids in [((7, 5), rng.integers(-7, 7, (6, 9))), ((3, 2, 4), np.array([2, -1, 0, 2, 2])),
+                       ((4, 3), np.zeros((0,), np.int64)), ((4, 0), np.array([1, 1, 3])),
+                       ((5, 3), np.array([4, 0, 4], np.uint8))]:
+        w = mg.Variable(rng.standard_normal(table).astype(dtype))
+        gy = rng.standard_normal(ids.shape + table[1:]).astype(dtype)
+        if gy.size > 6:
+            gy.reshape(-1)[[1, 4]] = np.inf, np.nan
+        gy = LAYOUTS[layout](gy)  # the broadcast layout repeats the first entry: the references use gy as laid out
+        got = []
+        for on in (True, False):
+            with mg.using_config("cpu_kernels", on), np.errstate(invalid="ignore"):
+                w.cleargrad()
+                w[ids].backward(gy)
+                got.append(w.grad.data)
+        in_order = np.zeros(table, np.float32 if dtype == np.float16 else dtype)
+        for i, row in zip(ids.reshape(-1), gy.reshape((ids.size,) + table[1:])):
+            in_order[i] += row
+        np.testing.assert_array_equal(got[0], in_order.astype(dtype))
+        ref = np.zeros(table)
+        with np.errstate(invalid="ignore"):
+            np.add.at(ref, ids, gy.astype(np.float64))
+        for g in got:
+            np.testing.assert_allclose(g, ref, rtol=tol, atol=1e-2 if dtype == np.float16 else 1e-6)

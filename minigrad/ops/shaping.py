@@ -138,10 +138,16 @@ class GetItemGrad(Function):
     @half_in_float32
     def forward(self, gy):
         gx = backend.get_array_module(gy).zeros(self.in_shape, dtype=gy.dtype)
-        if _is_basic(self.slices):
-            gx[self.slices] = gy
+        s = self.slices
+        if _is_basic(s):
+            gx[s] = gy
+        elif type(s) is np.ndarray and s.dtype.kind in "iu" and s.size and gx.ndim \
+                and gy.shape == s.shape + gx.shape[1:] and kernels.fused(gx):  # one index array (an embedding)
+            k = math.prod(gx.shape[1:])
+            kernels.call("rows", "add_rows")(gx.reshape(len(gx), k), s.reshape(-1),
+                                             np.ascontiguousarray(gy).reshape(s.size, k))
         else:
-            backend.scatter_add(gx, self.slices, gy)
+            backend.scatter_add(gx, s, gy)
         return gx
 
     def backward(self, ggx):
