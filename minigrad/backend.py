@@ -152,6 +152,13 @@ def as_cupy(x, device=None):
         return cupy.asarray(x)
 
 
+def picks_rows(a, indices, b):
+    """True where indices, one non-empty NumPy integer array, picks rows of the array a and b holds one row per
+    index (an embedding's gradient): the case scatter_add (and the CPU kernel, ops/shaping.py) add row by row."""
+    return isinstance(indices, np.ndarray) and indices.dtype.kind in "iu" and indices.size > 0 and a.ndim > 0 \
+        and np.shape(b) == indices.shape + a.shape[1:]
+
+
 def scatter_add(a, indices, b):
     """a[indices] += b with repeated indices accumulated (np.add.at or cupyx.scatter_add). Rows picked by one
     integer array (an embedding's backward) are summed by sorting instead: np.add.at takes an element at a time,
@@ -159,8 +166,7 @@ def scatter_add(a, indices, b):
     if is_cupy_array(a):
         import cupyx
         cupyx.scatter_add(a, indices, b)
-    elif isinstance(indices, np.ndarray) and indices.dtype.kind in "iu" and indices.size and a.ndim \
-            and np.shape(b) == indices.shape + a.shape[1:]:
+    elif picks_rows(a, indices, b):
         rows = indices.reshape(-1)
         rows = np.where(rows < 0, rows + len(a), rows)  # -1 and n - 1 are one row
         order = np.argsort(rows, kind="stable")

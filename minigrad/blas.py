@@ -3,7 +3,6 @@ import contextlib
 import ctypes
 import functools
 import glob
-import itertools
 import os
 import threading
 from types import SimpleNamespace
@@ -101,9 +100,8 @@ _depth, _saved = 0, None
 def _after_fork():
     """A forked child has none of the threads that were inside single_thread or lend_threads: fresh locks, the
     count put back."""
-    global _lock, _depth, _lent
-    _lock, _lent = threading.Lock(), threading.Lock()
-    _jobs.clear()
+    global _lock, _depth, _lent, _job
+    _lock, _lent, _job = threading.Lock(), threading.Lock(), None
     _kept.clear()
     if _depth and controls() is not None:
         controls().set(_saved)
@@ -140,8 +138,7 @@ def single_thread():
 # OpenBLAS's pthread-compatible entry, gotoblas_pthread(n, fn, args, stride): fn(args + i * stride) for i < n, i = 0
 # on the calling thread and the others on the worker threads OpenBLAS keeps for its own products
 _ENTRY = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
-_jobs = {}  # job number -> [fn, results, errors]
-_numbers = itertools.count()
+_job = None  # (fn, results, errors) of the one job running on the workers, while _lent is held
 _kept = set()  # the threads whose Python thread state is kept (see _enter)
 _lent = threading.Lock()  # held while a job runs on the workers: a second caller (or a nested one) is refused
 
@@ -158,18 +155,17 @@ def _server():
 
 
 def _enter(arg):
-    """One thread's part of a job: arg points at job number * 64 + part index (an int64)."""
+    """One thread's part of the job: arg points at the part's index (an int64)."""
     thread = threading.get_ident()
     if thread not in _kept:  # keep this thread's Python state from call to call: making one each time costs ~20 us
         _kept.add(thread)
         ctypes.pythonapi.PyGILState_Ensure()
-    code = ctypes.c_int64.from_address(arg).value
-    job = _jobs[code >> 6]
-    i = code & 63
+    fn, results, errors = _job
+    i = ctypes.c_int64.from_address(arg).value
     try:
-        job[1][i] = job[0](i)
+        results[i] = fn(i)
     except BaseException as e:  # noqa: B036 (handed to the caller, which raises it)
-        job[2][i] = e
+        errors[i] = e
 
 
 _ENTER = _ENTRY(_enter)  # one callback object for the process: made per call, ctypes would leak it in a cycle
@@ -183,19 +179,20 @@ def lend_threads(fn, k):
 
     Why: OpenBLAS's workers spin for a while after each product, waiting for the next one, so threads of minigrad's
     own share the cores with them; the workers themselves take the work at once and leave no thread spinning."""
+    global _job
     server = _server()
-    if server is None or not 1 < k <= min(server[1].value, 64) or not _lent.acquire(blocking=False):
+    if server is None or not 1 < k <= server[1].value or not _lent.acquire(blocking=False):
         return None
-    number = next(_numbers)
-    job = _jobs[number] = [fn, [None] * k, [None] * k]
+    results, errors = [None] * k, [None] * k
+    _job = fn, results, errors
     try:
-        codes = (ctypes.c_int64 * k)(*[(number << 6) + i for i in range(k)])
+        indices = (ctypes.c_int64 * k)(*range(k))
         with single_thread():
-            server[0](k, _ENTER, ctypes.addressof(codes), ctypes.sizeof(ctypes.c_int64))
+            server[0](k, _ENTER, ctypes.addressof(indices), ctypes.sizeof(ctypes.c_int64))
     finally:
-        _jobs.pop(number, None)
+        _job = None
         _lent.release()
-    for e in job[2]:
+    for e in errors:
         if e is not None:
             raise e
-    return job[1]
+    return results

@@ -141,8 +141,7 @@ class GetItemGrad(Function):
         s = self.slices
         if _is_basic(s):
             gx[s] = gy
-        elif type(s) is np.ndarray and s.dtype.kind in "iu" and s.size and gx.ndim \
-                and gy.shape == s.shape + gx.shape[1:] and kernels.fused(gx):  # one index array (an embedding)
+        elif backend.picks_rows(gx, s, gy) and kernels.fused(gx):  # one index array (an embedding)
             k = math.prod(gx.shape[1:])
             kernels.call("rows", "add_rows")(gx.reshape(len(gx), k), s.reshape(-1),
                                              np.ascontiguousarray(gy).reshape(s.size, k))
