@@ -63,6 +63,13 @@ def _gemm(dtype):
     return None
 
 
+def gemm_address(dtype):
+    """The address of NumPy's bundled cblas GEMM for dtype (float32 or float64), for compiled code to call; 0 where
+    there is none (another BLAS)."""
+    fn = _gemm(np.dtype(dtype).type)
+    return ctypes.cast(fn, ctypes.c_void_p).value if fn is not None else 0
+
+
 def _operand(a):
     """(transpose flag, leading dimension) of a 2-d array as a row-major BLAS operand, or None."""
     item = a.itemsize

@@ -2,10 +2,12 @@
 import numpy as np
 from numba import njit
 
+from minigrad import blas
 from minigrad.blocks import for_blocks
 from minigrad.kernels import JIT_EXACT
 from minigrad.kernels.fmath import cast, exp, log, row_max
-from minigrad.kernels.rows import exp_rows
+from minigrad.kernels.gemm import NO, TRANS, gemm
+from minigrad.kernels.rows import dot, exp_rows
 
 BLOCK = 1 << 16  # scores per thread's block
 
@@ -91,3 +93,140 @@ def grad(s, lse, dp, delta, scale, sk=1.0, lo=0, causal=False, threads=True):
     l2, d2 = np.ascontiguousarray(lse).reshape(-1), np.ascontiguousarray(delta).reshape(-1)
     _rows(lambda a, b: _grad(s2[a:b], l2[a:b], dp2[a:b], d2[a:b], sk, scale, a, lo, rows, causal), len(s2),
           s.shape[-1], threads)
+
+
+HEAD_ROWS = 1 << 14  # scores per block of a head's query rows: the blocks' scratch, reused head after head, stays in cache
+
+
+@njit(**JIT_EXACT)
+def _at(x, a, h, r):
+    """The address of row r of head (a, h) of the 4-d array x."""
+    return x.ctypes.data + a * x.strides[0] + h * x.strides[1] + r * x.strides[2]
+
+
+@njit(**JIT_EXACT)
+def _ld(x):
+    """The leading dimension of x's rows as a BLAS operand (any at least the row's length where there is one row)."""
+    return max(x.strides[2] // x.itemsize, x.shape[3], 1)
+
+
+@njit(**JIT_EXACT)
+def _transposed(x, a, h, out):
+    """out (E, S) = x[a, h]^T: the products read k^T and v^T untransposed (a transposed operand is slower)."""
+    xh = x[a, h]
+    for j in range(xh.shape[0]):
+        for c in range(xh.shape[1]):
+            out[c, j] = xh[j, c]
+
+
+@njit(**JIT_EXACT)
+def _block_rows(n_l, n_s):
+    return max(1, min(n_l, HEAD_ROWS // max(1, n_s)))
+
+
+@njit(**JIT_EXACT)
+def _heads_forward(addr, q, k, v, y, lse, sk, causal, lo, hi):
+    """y and lse of heads lo..hi (flat over the two leading axes) of q, k, v (4-d, rows of unit stride), a block
+    of query rows at a time: S = q k^T by GEMM, its rows to P and lse (_softmax_lse), y = P v by GEMM."""
+    heads, n_l, e = q.shape[1], q.shape[2], q.shape[3]
+    n_s, ev = k.shape[2], v.shape[3]
+    rows = _block_rows(n_l, n_s)
+    kt = np.empty((e, n_s), q.dtype)
+    buf = np.empty(rows * n_s, q.dtype)
+    for i in range(lo, hi):
+        a, h = i // heads, i % heads
+        _transposed(k, a, h, kt)
+        for r0 in range(0, n_l, rows):
+            m = min(n_l, r0 + rows) - r0
+            w = min(n_s, r0 + m) if causal else n_s  # causal: only the keys up to the block's last row
+            s = buf[:m * w].reshape(m, w)
+            gemm(addr, NO, NO, m, w, e, _at(q, a, h, r0), _ld(q), kt.ctypes.data, n_s, s.ctypes.data, w, False, q)
+            _softmax_lse(s, lse[a, h, r0:r0 + m], sk, 0, r0, m, causal)
+            gemm(addr, NO, NO, m, ev, w, s.ctypes.data, w, _at(v, a, h, 0), _ld(v), _at(y, a, h, r0), _ld(y), False, q)
+
+
+@njit(**JIT_EXACT)
+def _heads_backward(addr, q, k, v, go, y, lse, gq, gk, gv, sk, scale, causal, lo, hi):
+    """gq, gk, gv of heads lo..hi, a block of query rows at a time, the widest first (its products set gk and gv
+    for its keys, zeros past them; the others add theirs): P and dS from S = q k^T and dP = dO v^T (_grad), then
+    gq = dS k, gk = dS^T q and gv = P^T dO by GEMM."""
+    heads, n_l, e = q.shape[1], q.shape[2], q.shape[3]
+    n_s, ev = k.shape[2], v.shape[3]
+    rows = _block_rows(n_l, n_s)
+    kt, vt = np.empty((e, n_s), q.dtype), np.empty((ev, n_s), q.dtype)
+    sbuf, dbuf, delta = np.empty(rows * n_s, q.dtype), np.empty(rows * n_s, q.dtype), np.empty(rows, q.dtype)
+    for i in range(lo, hi):
+        a, h = i // heads, i % heads
+        _transposed(k, a, h, kt)
+        _transposed(v, a, h, vt)
+        goh, yh = go[a, h], y[a, h]
+        first = True
+        for b in range((n_l + rows - 1) // rows - 1, -1, -1):
+            r0 = b * rows
+            m = min(n_l, r0 + rows) - r0
+            w = min(n_s, r0 + m) if causal else n_s
+            s, dp = sbuf[:m * w].reshape(m, w), dbuf[:m * w].reshape(m, w)
+            gemm(addr, NO, NO, m, w, e, _at(q, a, h, r0), _ld(q), kt.ctypes.data, n_s, s.ctypes.data, w, False, q)
+            gemm(addr, NO, NO, m, w, ev, _at(go, a, h, r0), _ld(go), vt.ctypes.data, n_s, dp.ctypes.data, w, False, q)
+            for r in range(m):  # rowsum(dP * P) = rowsum(dO * O)
+                delta[r] = dot(goh[r0 + r], yh[r0 + r])
+            _grad(s, lse[a, h, r0:r0 + m], dp, delta, sk, scale, 0, r0, m, causal)
+            gemm(addr, NO, NO, m, e, w, dp.ctypes.data, w, _at(k, a, h, 0), _ld(k), _at(gq, a, h, r0), _ld(gq), False, q)
+            gemm(addr, TRANS, NO, w, e, m, dp.ctypes.data, w, _at(q, a, h, r0), _ld(q), _at(gk, a, h, 0), _ld(gk),
+                 not first, q)
+            gemm(addr, TRANS, NO, w, ev, m, s.ctypes.data, w, _at(go, a, h, r0), _ld(go), _at(gv, a, h, 0), _ld(gv),
+                 not first, q)
+            if first:
+                gk[a, h, w:], gv[a, h, w:] = 0, 0
+                first = False
+
+
+def _fits(a):
+    """a's rows lie as a BLAS operand: unit stride along them, a leading dimension of whole elements at least
+    their length (or one row), aligned."""
+    it = a.itemsize
+    return a.flags.aligned and (a.shape[-1] <= 1 or a.strides[-1] == it) and (
+        a.shape[-2] <= 1 or (a.strides[-2] % it == 0 and a.strides[-2] >= it * a.shape[-1]))
+
+
+def _operand(a):
+    """a (..., rows, cols) as a 4-d array whose rows fit (_fits): a view where it can be, else a C copy."""
+    a = a if _fits(a) else np.array(a, order="C")
+    return a.reshape((1,) * (4 - a.ndim) + a.shape) if a.ndim <= 4 else a.reshape((-1,) + a.shape[-3:])
+
+
+def _output(shape, like):
+    """An empty array of shape in like's dtype, laid out as like (transposed heads stay so) where that fits and
+    stays a view as 4-d, else C-ordered."""
+    out = np.empty_like(like, shape=shape)
+    return out if out.ndim <= 4 and _fits(out) else np.empty(shape, like.dtype)
+
+
+def heads_fit(q, k, v):
+    """Whether attention without a mask array or dropout runs on the per-head kernels: float32 or float64 NumPy
+    arrays of one dtype, no empty axis, and NumPy's BLAS found (blas.gemm_address)."""
+    return (q.dtype == k.dtype == v.dtype and q.size and k.size and v.size and all(type(a) is np.ndarray for a in (q, k, v))
+            and blas.gemm_address(q.dtype) != 0)
+
+
+def heads_forward(q, k, v, scale, causal):
+    """(y, lse) of attention over q (..., L, E), k (..., S, E), v (..., S, Ev) (heads_fit), the heads spread over
+    the CPU threads."""
+    y = _output(q.shape[:-1] + v.shape[-1:], q)
+    lse = np.empty(q.shape[:-1], q.dtype)
+    q4, k4, v4, y4 = (_operand(a) for a in (q, k, v, y))
+    args = (blas.gemm_address(q.dtype), q4, k4, v4, y4, lse.reshape(q4.shape[:3]), scale, causal)
+    for_blocks(lambda lo, hi: _heads_forward(*args, lo, hi), q4.shape[0] * q4.shape[1], q.shape[-2] * k.shape[-2],
+               np, BLOCK)
+    return y, lse
+
+
+def heads_backward(q, k, v, go, y, lse, scale, causal):
+    """(gq, gk, gv) of attention (heads_forward's y and lse), the heads spread over the CPU threads."""
+    gq, gk, gv = _output(q.shape, q), _output(k.shape, k), _output(v.shape, v)
+    q4, k4, v4, go4, y4, gq4, gk4, gv4 = (_operand(a) for a in (q, k, v, go, y, gq, gk, gv))
+    args = (blas.gemm_address(q.dtype), q4, k4, v4, go4, y4, np.ascontiguousarray(lse).reshape(q4.shape[:3]),
+            gq4, gk4, gv4, scale, scale, causal)
+    for_blocks(lambda lo, hi: _heads_backward(*args, lo, hi), q4.shape[0] * q4.shape[1], q.shape[-2] * k.shape[-2],
+               np, BLOCK)
+    return gq, gk, gv

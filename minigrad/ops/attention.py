@@ -80,7 +80,14 @@ class ScaledDotProductAttention(Function):
         draw = np.random.default_rng([self.seed, lo]).random(shape) >= self.p
         return xp.asarray(draw[..., :width].astype(np.float32) * (1 / (1 - self.p)))
 
+    def _heads(self, q, k, v):
+        """Whether the per-head CPU kernels take the whole call: no mask array, no dropout (docs/kernels.md)."""
+        return self.mask is None and not self.p and kernels.fused(q) and kernels.call("attention", "heads_fit")(q, k, v)
+
     def forward(self, q, k, v):
+        if self._heads(q, k, v):
+            y, self.lse = kernels.call("attention", "heads_forward")(q, k, v, self.scale, self.causal)
+            return y
         xp = get_array_module(q, k, v)
         batch = q.shape[:-2]
         y = xp.empty(batch + (q.shape[-2], v.shape[-1]), dtype=q.dtype)
@@ -141,6 +148,9 @@ class ScaledDotProductAttention(Function):
         xp = get_array_module(gy.data)
         q, k, v, go = q.data, k.data, v.data, gy.data
         y = self.outputs[0]().data
+        if self._heads(q, k, v):
+            gq, gk, gv = kernels.call("attention", "heads_backward")(q, k, v, go, y, self.lse, self.scale, self.causal)
+            return wrap(gq), wrap(gk), wrap(gv)
         gq, gk, gv = xp.empty_like(q), xp.empty_like(k), xp.empty_like(v)
         self._over_batch(xp, q, k.shape[-2], lambda i, threads: self._backward_rows(
             xp, q[i], k[i], v[i], go[i], y[i], self.lse[i], self._mask_part(q, i), gq[i], gk[i], gv[i], threads))
