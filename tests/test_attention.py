@@ -257,3 +257,100 @@ def test_the_cpu_kernel_rows_match_the_numpy_path(kind, dtype, rtol, monkeypatch
         assert (np.isnan(a) >= np.isnan(b)).all() and (kind == "non-finite" or (np.isnan(a) == np.isnan(b)).all())
         both = ~np.isnan(a) & ~np.isnan(b)
         np.testing.assert_allclose(a[both], b[both], rtol=rtol, atol=rtol)
+
+
+def _heads_counted(monkeypatch):
+    """A list that gets one entry per call of the per-head kernels' forward (so a test knows they ran)."""
+    import minigrad.kernels.attention as kernel
+    calls, forward = [], kernel.heads_forward
+
+    def counted(*args):
+        calls.append(args[0].shape)
+        return forward(*args)
+    monkeypatch.setattr(kernel, "heads_forward", counted)
+    return calls
+
+
+LAYOUTS_4D = ["C", "F", "negative-stride", "sliced", "broadcast", "read-only", "heads transposed"]
+
+
+@pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-12), (np.float32, 2e-5)], ids=["float64", "float32"])
+@pytest.mark.parametrize("layout", LAYOUTS_4D)
+@pytest.mark.parametrize("causal", [False, True], ids=["full", "causal"])
+def test_the_per_head_kernels_match_the_numpy_path_across_layouts(layout, causal, dtype, rtol, monkeypatch):
+    """docs/kernels.md: without a mask array or dropout, each head runs on the per-head kernels (its products by
+    NumPy's BLAS GEMM from compiled code, reading rows in place at their leading dimension): values and gradients
+    against the NumPy path for q, k, v in every layout, heads in row blocks of 2 (the widest first, the others
+    adding to gk and gv), L < S and L > S; the caller's arrays untouched."""
+    from minigrad import kernels
+    from layouts import laid_out
+    if not kernels.installed():
+        pytest.skip("numba is not installed: the NumPy path is the only one")
+    monkeypatch.setattr("minigrad.kernels.attention.HEAD_ROWS", 2 * 9)
+    calls = _heads_counted(monkeypatch)
+    for n_l, n_s in ((5, 9), (9, 4)):
+        arrays = _qkv(batch=(2, 3), n_l=n_l, n_s=n_s, e=4, ev=3, dtype=dtype)
+        if layout == "heads transposed":  # as MultiHeadAttention makes them: (N, T, 3, H, E) viewed as (N, H, T, E)
+            arrays = tuple(np.ascontiguousarray(a.transpose(0, 2, 1, 3)).transpose(0, 2, 1, 3) for a in arrays)
+        else:
+            arrays = laid_out(arrays, layout)
+        before = [a.copy() for a in arrays]
+        gy = RNG.standard_normal((2, 3, n_l, 3)).astype(dtype)
+        results = []
+        for on in (True, False):
+            with mg.using_config("cpu_kernels", on):
+                vs = [mg.Variable(a) for a in arrays]
+                y = F.scaled_dot_product_attention(*vs, is_causal=causal)
+                y.backward(gy)
+                results.append([y.data] + [v.grad.data for v in vs])
+        for a, b in zip(*results):
+            np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol)
+        for a, b in zip(arrays, before):
+            np.testing.assert_array_equal(a, b)
+    assert len(calls) == 2
+
+
+@pytest.mark.parametrize("batch", [(), (3,), (2, 1, 3)], ids=["2-d", "3-d", "5-d"])
+def test_the_per_head_kernels_take_any_number_of_leading_axes(batch, monkeypatch):
+    """2-d, 3-d and 5-d q, k, v on the per-head kernels (seen as 4-d) against the NumPy path, with float32 inputs
+    holding inf and NaN: NaN where the NumPy path has it (docs/kernels.md: a row holding +inf is NaN as a whole)."""
+    from minigrad import kernels
+    if not kernels.installed():
+        pytest.skip("numba is not installed: the NumPy path is the only one")
+    calls = _heads_counted(monkeypatch)
+    arrays = _qkv(batch=batch, n_l=6, n_s=6, dtype=np.float32)
+    arrays[1][..., 4, 1] = np.nan
+    gy = RNG.standard_normal(batch + (6, 3)).astype(np.float32)
+    results = []
+    for on in (True, False):
+        with mg.using_config("cpu_kernels", on):
+            vs = [mg.Variable(a) for a in arrays]
+            y = F.scaled_dot_product_attention(*vs, is_causal=True)
+            y.backward(gy)
+            results.append([y.data] + [v.grad.data for v in vs])
+    for a, b in zip(*results):
+        assert (np.isnan(a) >= np.isnan(b)).all()
+        both = ~np.isnan(a) & ~np.isnan(b)
+        np.testing.assert_allclose(a[both], b[both], rtol=2e-5, atol=2e-5)
+    assert not np.isnan(results[0][0][..., :4, :]).any()  # causal: queries before key 4 never see its NaN
+    assert len(calls) == 1
+
+
+def test_without_numpys_blas_the_row_kernels_take_over(monkeypatch):
+    """Where NumPy's BLAS is not OpenBLAS (no GEMM address), the per-head kernels step aside: the same answer."""
+    from minigrad import kernels
+    if not kernels.installed():
+        pytest.skip("numba is not installed: the NumPy path is the only one")
+    arrays = _qkv(dtype=np.float32)
+    results = []
+    for address in (None, 0):
+        if address is not None:
+            monkeypatch.setattr("minigrad.blas.gemm_address", lambda dtype: 0)
+        calls = _heads_counted(monkeypatch)
+        vs = [mg.Variable(a) for a in arrays]
+        y = F.scaled_dot_product_attention(*vs, is_causal=True)
+        y.backward(np.ones_like(y.data))
+        results.append([y.data] + [v.grad.data for v in vs])
+        assert len(calls) == (1 if address is None else 0)
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-5)

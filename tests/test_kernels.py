@@ -475,3 +475,28 @@ def test_embedding_gradients_on_the_kernel_add_rows_in_order(layout, dtype):
             np.add.at(ref, ids, gy.astype(np.float64))
         for g in got:
             np.testing.assert_allclose(g, ref, rtol=tol, atol=1e-2 if dtype == np.float16 else 1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_blas_gemm_called_from_compiled_code_matches_numpy(dtype):
+    """kernels.gemm (docs/kernels.md): NumPy's cblas GEMM by address, every transpose pair, leading dimensions
+    wider than the rows (slices), c = or c += op(a) @ op(b), against NumPy's product in float64."""
+    from minigrad import blas
+    from minigrad.kernels.gemm import NO, TRANS, gemm
+    address = blas.gemm_address(dtype)
+    if not address:
+        pytest.skip("NumPy's BLAS is not a bundled OpenBLAS")
+    rng = np.random.default_rng(5)
+    m, n, k = 5, 7, 3
+    for ta, tb in ((NO, NO), (TRANS, NO), (NO, TRANS), (TRANS, TRANS)):
+        a = rng.standard_normal((k, m) if ta == TRANS else (m, k)).astype(dtype)
+        b = rng.standard_normal((n, k) if tb == TRANS else (k, n)).astype(dtype)
+        a_wide, b_wide = np.zeros((a.shape[0], a.shape[1] + 2), dtype), np.zeros((b.shape[0], b.shape[1] + 3), dtype)
+        a_wide[:, :a.shape[1]], b_wide[:, :b.shape[1]] = a, b
+        want = (a.T if ta == TRANS else a).astype(np.float64) @ (b.T if tb == TRANS else b).astype(np.float64)
+        c = np.full((m, n + 1), 2.0, dtype)
+        for accumulate in (False, True):
+            gemm(address, ta, tb, m, n, k, a_wide.ctypes.data, a_wide.shape[1], b_wide.ctypes.data, b_wide.shape[1],
+                 c.ctypes.data, c.shape[1], accumulate, c)
+            np.testing.assert_allclose(c[:, :n], want * (2 if accumulate else 1), rtol=1e-5)
+        assert (c[:, n] == 2).all()  # nothing written past the rows' length

@@ -10,6 +10,7 @@ from minigrad.kernels.gemm import NO, TRANS, gemm
 from minigrad.kernels.rows import dot, exp_rows
 
 BLOCK = 1 << 16  # scores per thread's block
+PAD = 32  # float32 elements per iteration of a vector loop here (8 lanes, unrolled 4 times)
 
 
 @njit(**JIT_EXACT)
@@ -19,22 +20,28 @@ def _width(width, causal, lo, rows, i):
 
 
 @njit(**JIT_EXACT)
+def _padded(width, w):
+    """w rounded up to whole iterations of a vector loop (PAD), at most width: a causal row's loops run that far,
+    the extra entries computed and discarded, since a loop's last partial iteration runs one element at a time."""
+    return min(width, -(-w // PAD) * PAD)
+
+
+@njit(**JIT_EXACT)
 def _softmax_lse(s, lse, sk, start, lo, rows, causal):
     """Each row of s (n, S) becomes the softmax of s * sk, in place, and lse[i] its max + log(sum(exp)); keys past
-    the causal limit (see _width; row i of s is row start + i of the block) are 0, and only the keys before it are
-    read (their scores are the product's, finite: the mask is applied here). A row of -inf (a query with no key)
-    becomes zeros with lse = +inf, so that exp(s - lse) is 0 there."""
+    the causal limit (see _width; row i of s is row start + i of the block) are 0 and count for nothing (their
+    scores are the product's: the mask is applied here). A row of -inf (a query with no key) becomes zeros with
+    lse = +inf, so that exp(s - lse) is 0 there."""
     n, width = s.shape
     er = np.empty(width, s.dtype)  # exp into another row: writing over the row read would stop vectorization
     k, zero = cast(s, sk), cast(s, 0.0)
     for i in range(n):
         w = _width(width, causal, lo, rows, start + i)
+        wp = _padded(width, w)
         r = s[i]
-        rw = r[:w]
+        rw, rp = r[:w], r[:wp]
         for c in range(w):
             rw[c] *= k
-        for c in range(w, width):
-            r[c] = zero
         m = row_max(rw)
         if m == -np.inf:  # no key, or (row_max may leave NaN out) only NaN scores: zeros, or NaN
             fill = zero
@@ -43,12 +50,19 @@ def _softmax_lse(s, lse, sk, start, lo, rows, causal):
                     fill = rw[c]
             for c in range(w):
                 rw[c] = fill
+            for c in range(w, width):
+                r[c] = zero
             lse[i] = np.inf if fill == 0 else fill
             continue
-        total = exp_rows(rw, m, er)
+        low = m - cast(r, 80.0)  # padding: exp(-80) is a normal float32 that moves no float64 sum of ones
+        for c in range(w, wp):
+            r[c] = low
+        total = exp_rows(rp, m, er)
         a = cast(r, 1.0 / total)
-        for c in range(w):
-            rw[c] = er[c] * a
+        for c in range(wp):
+            rp[c] = er[c] * a
+        for c in range(w, width):
+            r[c] = zero
         lse[i] = m + log(cast(r, total))
 
 
@@ -60,8 +74,9 @@ def _grad(s, lse, dp, delta, sk, scale, start, lo, rows, causal):
     k, g, zero = cast(s, sk), cast(s, scale), cast(s, 0.0)
     for i in range(n):
         w = _width(width, causal, lo, rows, start + i)
+        wp = _padded(width, w)  # the entries w..wp are computed from the scores past the limit, then set to 0
         sr, dr, li, di = s[i], dp[i], lse[i], delta[i]
-        for c in range(w):
+        for c in range(wp):
             p = exp(sr[c] * k - li)
             sr[c] = p
             dr[c] = p * (dr[c] - di) * g
