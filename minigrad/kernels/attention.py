@@ -231,8 +231,9 @@ def heads_forward(q, k, v, scale, causal):
     lse = np.empty(q.shape[:-1], q.dtype)
     q4, k4, v4, y4 = (_operand(a) for a in (q, k, v, y))
     args = (blas.gemm_address(q.dtype), q4, k4, v4, y4, lse.reshape(q4.shape[:3]), scale, causal)
-    for_blocks(lambda lo, hi: _heads_forward(*args, lo, hi), q4.shape[0] * q4.shape[1], q.shape[-2] * k.shape[-2],
-               np, BLOCK)
+    with blas.single_thread():  # OpenBLAS's threads only slow products of one head
+        for_blocks(lambda lo, hi: _heads_forward(*args, lo, hi), q4.shape[0] * q4.shape[1], q.shape[-2] * k.shape[-2],
+                   np, BLOCK)
     return y, lse
 
 
@@ -242,6 +243,7 @@ def heads_backward(q, k, v, go, y, lse, scale, causal):
     q4, k4, v4, go4, y4, gq4, gk4, gv4 = (_operand(a) for a in (q, k, v, go, y, gq, gk, gv))
     args = (blas.gemm_address(q.dtype), q4, k4, v4, go4, y4, np.ascontiguousarray(lse).reshape(q4.shape[:3]),
             gq4, gk4, gv4, scale, scale, causal)
-    for_blocks(lambda lo, hi: _heads_backward(*args, lo, hi), q4.shape[0] * q4.shape[1], q.shape[-2] * k.shape[-2],
-               np, BLOCK)
+    with blas.single_thread():  # OpenBLAS's threads only slow products of one head
+        for_blocks(lambda lo, hi: _heads_backward(*args, lo, hi), q4.shape[0] * q4.shape[1], q.shape[-2] * k.shape[-2],
+                   np, BLOCK)
     return gq, gk, gv
