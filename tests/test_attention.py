@@ -355,3 +355,29 @@ def test_without_numpys_blas_the_row_kernels_take_over(monkeypatch):
         assert len(calls) == (1 if address is None else 0)
     for a, b in zip(*results):
         np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-5)
+
+
+@pytest.mark.parametrize("kind", ["side by side", "overlapping", "one array"])
+def test_views_of_one_array_get_gradients_of_their_own(kind, monkeypatch):
+    """q, k, v as views of one array: side by side (MultiHeadAttention's split), overlapping (one element apart)
+    or the same array thrice. The per-head kernels put gq, gk, gv side by side in one new array only in the first
+    case (kernels/attention.py); each gradient matches the NumPy path's, the input array's gradient too."""
+    from minigrad import kernels
+    if not kernels.installed():
+        pytest.skip("numba is not installed: the NumPy path is the only one")
+    base = RNG.standard_normal((2, 5, 12)).astype(np.float32)
+    results = []
+    for on in (True, False):
+        with mg.using_config("cpu_kernels", on):
+            a = mg.Variable(base)
+            if kind == "side by side":
+                q, k, v = F.split(a, 4, axis=-1)
+            elif kind == "overlapping":
+                q, k, v = a[..., 0:4], a[..., 1:5], a[..., 2:6]
+            else:
+                q = k = v = a
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+            y.backward(np.cos(y.data))
+            results.append((y.data, a.grad.data))
+    for x, y in zip(*results):
+        np.testing.assert_allclose(x, y, rtol=2e-5, atol=2e-5)

@@ -105,3 +105,53 @@ def test_argmax_and_one_hot_match_numpy_and_take_no_gradient():
     torch = pytest.importorskip("torch")
     tt = torch.tensor(t.astype(np.int64))
     np.testing.assert_array_equal(F.one_hot(t, 4).data, torch.nn.functional.one_hot(tt, 4).numpy())
+
+
+def test_split_gradients_already_side_by_side_are_joined_without_a_copy():
+    """Split's backward (docs/ops.md#attention): gradients that lie side by side in one array along the split axis
+    (as attention's gq, gk, gv of a split qkv) are one view of it, equal to the copy it would otherwise make; any
+    other arrangement (apart, in another order, other strides, recording a graph) is copied as before."""
+    from minigrad.ops.joining import Split, _side_by_side
+    rng = np.random.default_rng(0)
+    joint = rng.standard_normal((4, 3, 9))
+    sizes = (2, 3, 4)
+    pieces = np.split(joint, np.cumsum(sizes)[:-1], axis=-1)
+    joined = _side_by_side([mg.Variable(p) for p in pieces], sizes, 2, joint.shape, joint.dtype)
+    assert joined is not None and np.shares_memory(joined, joint)
+    np.testing.assert_array_equal(joined, np.concatenate(pieces, axis=-1))
+    for arranged in (pieces[::-1], [pieces[0], pieces[1].copy(), pieces[2]], [p.astype(np.float32) for p in pieces]):
+        assert _side_by_side([mg.Variable(p) for p in arranged], sizes, 2, joint.shape, joint.dtype) is None
+    x = mg.Variable(rng.standard_normal((4, 3, 9)))
+    for create_graph in (False, True):
+        x.grad = None
+        ys = Split(sizes, 2)(x)
+        (sum((y * mg.Variable(p)).sum() for y, p in zip(ys, pieces))).backward(create_graph=create_graph)
+        np.testing.assert_array_equal(x.grad.data, joint)
+        assert (x.grad.creator is not None) == create_graph
+
+
+def test_multi_head_attention_joins_its_qkv_gradient_without_a_copy(monkeypatch):
+    """MultiHeadAttention's q, k, v gradients are made side by side (kernels/attention.py), so the split of qkv
+    joins them with no Concat; the gradients equal those of the copying path, bit for bit."""
+    from minigrad import kernels
+    from minigrad.ops import joining
+    from minigrad.transformer import MultiHeadAttention
+    if not kernels.installed():
+        pytest.skip("numba is not installed: the per-head kernels do not run")
+    mg.seed(0)
+    m = MultiHeadAttention(16, 4)
+    x = mg.Variable(np.random.default_rng(1).standard_normal((2, 5, 16)).astype(np.float32))
+    grads, concats, forward = [], [], joining.Concat.forward
+    monkeypatch.setattr(joining.Concat, "forward", lambda self, *xs: (concats.append(1), forward(self, *xs))[1])
+    for joins in (True, False):
+        if not joins:
+            monkeypatch.setattr(joining, "_side_by_side", lambda *args: None)
+        concats.clear()
+        x.grad = None
+        m.cleargrads()
+        with mg.using_config("cpu_kernels", True):
+            m(x, is_causal=True).backward(np.ones((2, 5, 16), np.float32))
+        assert len(concats) == (0 if joins else 1)
+        grads.append([x.grad.data] + [p.grad.data for p in m.params()])
+    for a, b in zip(*grads):
+        np.testing.assert_array_equal(a, b)

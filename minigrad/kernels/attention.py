@@ -1,8 +1,10 @@
 """Attention's rows on the CPU: the softmax with each row's logsumexp, and the backward's dS, in place."""
 import numpy as np
 from numba import njit
+from numpy.lib.stride_tricks import as_strided
 
 from minigrad import blas
+from minigrad.backend import memory_root
 from minigrad.blocks import for_blocks
 from minigrad.kernels import JIT_EXACT
 from minigrad.kernels.fmath import cast, exp, log, row_max
@@ -217,6 +219,26 @@ def _output(shape, like):
     return out if out.ndim <= 4 and _fits(out) else np.empty(shape, like.dtype)
 
 
+def _address(a):
+    return a.__array_interface__["data"][0]
+
+
+def _gradients(q, k, v):
+    """Empty gq, gk, gv laid out as q, k, v (_output). Where q, k and v are views of one array, equal in shape and
+    strides, one fixed distance apart and sharing no element (MultiHeadAttention's split of its qkv product), they
+    are views of one new array at the same places, so that Split's backward joins them without a copy."""
+    step, it = _address(k) - _address(q), q.itemsize
+    if (q.shape == k.shape == v.shape and q.strides == k.strides == v.strides and q.ndim <= 4 and _fits(q)
+            and step > 0 and _address(v) - _address(k) == step and step % it == 0
+            and all(s >= 0 and s % it == 0 for s in q.strides)
+            and memory_root(q) is memory_root(k) is memory_root(v)
+            and not (np.shares_memory(q, k) or np.shares_memory(k, v) or np.shares_memory(q, v))):
+        span = (2 * step + sum((n - 1) * s for n, s in zip(q.shape, q.strides))) // it + 1
+        joint = np.empty(span, q.dtype)
+        return tuple(as_strided(joint[i * step // it:], q.shape, q.strides) for i in range(3))
+    return _output(q.shape, q), _output(k.shape, k), _output(v.shape, v)
+
+
 def heads_fit(q, k, v):
     """Whether attention without a mask array or dropout runs on the per-head kernels: float32 or float64 NumPy
     arrays of one dtype, no empty axis, and NumPy's BLAS found (blas.gemm_address)."""
@@ -239,7 +261,7 @@ def heads_forward(q, k, v, scale, causal):
 
 def heads_backward(q, k, v, go, y, lse, scale, causal):
     """(gq, gk, gv) of attention (heads_forward's y and lse), the heads spread over the CPU threads."""
-    gq, gk, gv = _output(q.shape, q), _output(k.shape, k), _output(v.shape, v)
+    gq, gk, gv = _gradients(q, k, v)
     q4, k4, v4, go4, y4, gq4, gk4, gv4 = (_operand(a) for a in (q, k, v, go, y, gq, gk, gv))
     args = (blas.gemm_address(q.dtype), q4, k4, v4, go4, y4, np.ascontiguousarray(lse).reshape(q4.shape[:3]),
             gq4, gk4, gv4, scale, scale, causal)
