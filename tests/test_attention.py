@@ -16,6 +16,19 @@ def _qkv(batch=(2, 3), n_l=5, n_s=6, e=4, ev=3, dtype=np.float64):
                  for shape in ((n_l, e), (n_s, e), (n_s, ev)))
 
 
+def _on_and_off(arrays, gy, **kwargs):
+    """[y, gq, gk, gv] of attention over arrays with the CPU kernels on, then off (the dropout seed the same)."""
+    results = []
+    for on in (True, False):
+        with mg.using_config("cpu_kernels", on):
+            mg.seed(4)
+            vs = [mg.Variable(a) for a in arrays]
+            y = F.scaled_dot_product_attention(*vs, **kwargs)
+            y.backward(gy)
+            results.append([y.data] + [v.grad.data for v in vs])
+    return results
+
+
 MASKS = {
     "none": lambda: {},
     "causal": lambda: {"is_causal": True},
@@ -242,14 +255,7 @@ def test_the_cpu_kernel_rows_match_the_numpy_path(kind, dtype, rtol, monkeypatch
     if kind == "non-finite":
         arrays[0][0, 0, 1, 2], arrays[0][1, 2, 3, 0], arrays[1][0, 1, 4, 1] = np.inf, np.nan, -np.inf
     gy = RNG.standard_normal((2, 3, 5, 3)).astype(dtype)
-    results = []
-    for on in (True, False):
-        with mg.using_config("cpu_kernels", on):
-            mg.seed(4)
-            vs = [mg.Variable(a) for a in arrays]
-            y = F.scaled_dot_product_attention(*vs, **kwargs)
-            y.backward(gy)
-            results.append([y.data] + [v.grad.data for v in vs])
+    results = _on_and_off(arrays, gy, **kwargs)
     np.testing.assert_array_equal(np.isnan(results[0][0]), np.isnan(results[1][0]))
     for a, b in zip(*results):
         # a row of scores holding +inf has no softmax: the kernel makes the whole row NaN, the NumPy path the
@@ -296,13 +302,7 @@ def test_the_per_head_kernels_match_the_numpy_path_across_layouts(layout, causal
             arrays = laid_out(arrays, layout)
         before = [a.copy() for a in arrays]
         gy = RNG.standard_normal((2, 3, n_l, 3)).astype(dtype)
-        results = []
-        for on in (True, False):
-            with mg.using_config("cpu_kernels", on):
-                vs = [mg.Variable(a) for a in arrays]
-                y = F.scaled_dot_product_attention(*vs, is_causal=causal)
-                y.backward(gy)
-                results.append([y.data] + [v.grad.data for v in vs])
+        results = _on_and_off(arrays, gy, is_causal=causal)
         for a, b in zip(*results):
             np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol)
         for a, b in zip(arrays, before):
@@ -321,13 +321,7 @@ def test_the_per_head_kernels_take_any_number_of_leading_axes(batch, monkeypatch
     arrays = _qkv(batch=batch, n_l=6, n_s=6, dtype=np.float32)
     arrays[1][..., 4, 1] = np.nan
     gy = RNG.standard_normal(batch + (6, 3)).astype(np.float32)
-    results = []
-    for on in (True, False):
-        with mg.using_config("cpu_kernels", on):
-            vs = [mg.Variable(a) for a in arrays]
-            y = F.scaled_dot_product_attention(*vs, is_causal=True)
-            y.backward(gy)
-            results.append([y.data] + [v.grad.data for v in vs])
+    results = _on_and_off(arrays, gy, is_causal=True)
     for a, b in zip(*results):
         assert (np.isnan(a) >= np.isnan(b)).all()
         both = ~np.isnan(a) & ~np.isnan(b)
