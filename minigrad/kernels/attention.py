@@ -112,7 +112,7 @@ def grad(s, lse, dp, delta, scale, sk=1.0, lo=0, causal=False, threads=True):
           s.shape[-1], threads)
 
 
-HEAD_ROWS = 1 << 14  # scores per block of a head's query rows: the blocks' scratch, reused head after head, stays in cache
+HEAD_ROWS = 1 << 14  # scores per block of a head's query rows: the scratch, reused head after head, stays in cache
 
 
 @njit(**JIT_EXACT)
@@ -188,7 +188,8 @@ def _heads_backward(addr, q, k, v, go, y, lse, gq, gk, gv, sk, scale, causal, lo
             for r in range(m):  # rowsum(dP * P) = rowsum(dO * O)
                 delta[r] = dot(goh[r0 + r], yh[r0 + r])
             _grad(s, lse[a, h, r0:r0 + m], dp, delta, sk, scale, 0, r0, m, causal)
-            gemm(addr, NO, NO, m, e, w, dp.ctypes.data, w, _at(k, a, h, 0), _ld(k), _at(gq, a, h, r0), _ld(gq), False, q)
+            gemm(addr, NO, NO, m, e, w, dp.ctypes.data, w, _at(k, a, h, 0), _ld(k), _at(gq, a, h, r0), _ld(gq),
+                 False, q)
             gemm(addr, TRANS, NO, w, e, m, dp.ctypes.data, w, _at(q, a, h, r0), _ld(q), _at(gk, a, h, 0), _ld(gk),
                  not first, q)
             gemm(addr, TRANS, NO, w, ev, m, s.ctypes.data, w, _at(go, a, h, r0), _ld(go), _at(gv, a, h, 0), _ld(gv),
@@ -242,7 +243,8 @@ def _gradients(q, k, v):
 def heads_fit(q, k, v):
     """Whether attention without a mask array or dropout runs on the per-head kernels: float32 or float64 NumPy
     arrays of one dtype, no empty axis, and NumPy's BLAS found (blas.gemm_address)."""
-    return (q.dtype == k.dtype == v.dtype and q.size and k.size and v.size and all(type(a) is np.ndarray for a in (q, k, v))
+    arrays = (q, k, v)
+    return (q.dtype == k.dtype == v.dtype and all(type(a) is np.ndarray and a.size for a in arrays)
             and blas.gemm_address(q.dtype) != 0)
 
 
