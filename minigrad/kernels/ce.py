@@ -26,11 +26,12 @@ def _weighted_sum(xr, m, w):
 def index_rows(x, t, wt, mass, valid, k, w, eps, loss, g):
     """Class-index cross entropy of the rows x[i, j] (x: (n, S, C)): loss[i, j] and, when g is not empty, the
     gradient g[i, j] = k (mass softmax - P) with P = (1 - eps) wt onehot(t) + (eps / C) w (docs/losses.md).
-    g may be x itself: each row is read before it is written, its exp going to a scratch row (an exp written over
-    the row it reads does not vectorize: 4x the time, measured)."""
+    g may be x itself: each row is read before it is written, and its exp goes to a scratch row first (an exp written
+    over the row it reads does not vectorize: 4x the time, measured)."""
     n, s_len, c_len = x.shape
     er = np.empty(c_len, x.dtype)
     smooth = eps / c_len
+    apart = not g.shape[0] or g.ctypes.data != x.ctypes.data
     for i in range(n):
         for j in range(s_len):
             xr = x[i, j]
@@ -40,7 +41,12 @@ def index_rows(x, t, wt, mass, valid, k, w, eps, loss, g):
             zq = (1 - eps) * wt[i, j] * (xr[ti] - m)  # before exp_rows: g may be x itself
             if eps:  # only then do class weights enter (the weight of a class no target uses may be inf)
                 zq += smooth * _weighted_sum(xr, m, w)
-            s = exp_rows(xr, m, er)
+            if apart:
+                s = exp_rows(xr, m, gr)
+            else:  # g is x: the exp into the scratch row, then copied over the row
+                s = exp_rows(xr, m, er)
+                for c in range(c_len):
+                    gr[c] = er[c]
             loss[i, j] = mass[i, j] * math.log(s) - zq if valid[i, j] else 0
             if not g.shape[0]:
                 continue
@@ -48,13 +54,13 @@ def index_rows(x, t, wt, mass, valid, k, w, eps, loss, g):
             a, b = cast(xr, kij * mass[i, j] / s), cast(xr, kij * smooth)
             if eps and w.size:
                 for c in range(c_len):
-                    gr[c] = er[c] * a - b * w[c]
+                    gr[c] = gr[c] * a - b * w[c]
             elif eps:
                 for c in range(c_len):
-                    gr[c] = er[c] * a - b
+                    gr[c] = gr[c] * a - b
             else:
                 for c in range(c_len):
-                    gr[c] = er[c] * a
+                    gr[c] *= a
             gr[ti] -= kij * (1 - eps) * wt[i, j]
 
 
