@@ -116,6 +116,11 @@ def memory_root(a):
     return a
 
 
+def address(a):
+    """The address of a NumPy array's first element."""
+    return a.__array_interface__["data"][0]
+
+
 def writable(a):
     """True when every element of a can be written without touching another (no broadcast, no read-only)."""
     if type(a) is np.ndarray and a.base is None:  # owns its memory: not a view, so not a broadcast

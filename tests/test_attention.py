@@ -375,3 +375,18 @@ def test_views_of_one_array_get_gradients_of_their_own(kind, monkeypatch):
             results.append((y.data, a.grad.data))
     for x, y in zip(*results):
         np.testing.assert_allclose(x, y, rtol=2e-5, atol=2e-5)
+
+
+@pytest.mark.parametrize("batch, n_l, n_s", [((0, 2), 3, 4), ((2, 2), 0, 4), ((2, 2), 3, 0)],
+                         ids=["N=0", "L=0", "S=0"])
+def test_empty_inputs_give_the_numpy_paths_answer(batch, n_l, n_s):
+    """An empty batch, no query or no key: the per-head kernels step aside (heads_fit) and the answer is the NumPy
+    path's: shapes kept, zeros for a query with no key, zero gradients, no NaN."""
+    arrays = _qkv(batch=batch, n_l=n_l, n_s=n_s, e=2, ev=3, dtype=np.float32)
+    gy = RNG.standard_normal(batch + (n_l, 3)).astype(np.float32)
+    on, off = _on_and_off(arrays, gy, is_causal=True)
+    for a, b, like in zip(on, off, (gy,) + arrays):
+        assert a.shape == b.shape == like.shape and not np.isnan(a).any()
+        np.testing.assert_array_equal(a, b)
+    if n_s == 0:
+        assert not on[0].any() and not on[1].any()

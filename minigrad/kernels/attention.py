@@ -1,10 +1,12 @@
 """Attention's rows on the CPU: the softmax with each row's logsumexp, and the backward's dS, in place."""
+import functools
+
 import numpy as np
 from numba import njit
 from numpy.lib.stride_tricks import as_strided
 
 from minigrad import blas
-from minigrad.backend import memory_root
+from minigrad.backend import address, memory_root
 from minigrad.blocks import for_blocks
 from minigrad.kernels import JIT_EXACT
 from minigrad.kernels.fmath import cast, exp, log, row_max
@@ -142,7 +144,7 @@ def _block_rows(n_l, n_s):
 
 
 @njit(**JIT_EXACT)
-def _heads_forward(addr, q, k, v, y, lse, sk, causal, lo, hi):
+def _heads_forward(addr, q, k, v, y, lse, scale, causal, lo, hi):
     """y and lse of heads lo..hi (flat over the two leading axes) of q, k, v (4-d, rows of unit stride), a block
     of query rows at a time: S = q k^T by GEMM, its rows to P and lse (_softmax_lse), y = P v by GEMM."""
     heads, n_l, e = q.shape[1], q.shape[2], q.shape[3]
@@ -158,12 +160,12 @@ def _heads_forward(addr, q, k, v, y, lse, sk, causal, lo, hi):
             w = min(n_s, r0 + m) if causal else n_s  # causal: only the keys up to the block's last row
             s = buf[:m * w].reshape(m, w)
             gemm(addr, NO, NO, m, w, e, _at(q, a, h, r0), _ld(q), kt.ctypes.data, n_s, s.ctypes.data, w, False, q)
-            _softmax_lse(s, lse[a, h, r0:r0 + m], sk, 0, r0, m, causal)
+            _softmax_lse(s, lse[a, h, r0:r0 + m], scale, 0, r0, m, causal)
             gemm(addr, NO, NO, m, ev, w, s.ctypes.data, w, _at(v, a, h, 0), _ld(v), _at(y, a, h, r0), _ld(y), False, q)
 
 
 @njit(**JIT_EXACT)
-def _heads_backward(addr, q, k, v, go, y, lse, gq, gk, gv, sk, scale, causal, lo, hi):
+def _heads_backward(addr, q, k, v, go, y, lse, gq, gk, gv, scale, causal, lo, hi):
     """gq, gk, gv of heads lo..hi, a block of query rows at a time, the widest first (its products set gk and gv
     for its keys, zeros past them; the others add theirs): P and dS from S = q k^T and dP = dO v^T (_grad), then
     gq = dS k, gk = dS^T q and gv = P^T dO by GEMM."""
@@ -187,7 +189,7 @@ def _heads_backward(addr, q, k, v, go, y, lse, gq, gk, gv, sk, scale, causal, lo
             gemm(addr, NO, NO, m, w, ev, _at(go, a, h, r0), _ld(go), vt.ctypes.data, n_s, dp.ctypes.data, w, False, q)
             for r in range(m):  # rowsum(dP * P) = rowsum(dO * O)
                 delta[r] = dot(goh[r0 + r], yh[r0 + r])
-            _grad(s, lse[a, h, r0:r0 + m], dp, delta, sk, scale, 0, r0, m, causal)
+            _grad(s, lse[a, h, r0:r0 + m], dp, delta, scale, scale, 0, r0, m, causal)
             gemm(addr, NO, NO, m, e, w, dp.ctypes.data, w, _at(k, a, h, 0), _ld(k), _at(gq, a, h, r0), _ld(gq),
                  False, q)
             gemm(addr, TRANS, NO, w, e, m, dp.ctypes.data, w, _at(q, a, h, r0), _ld(q), _at(gk, a, h, 0), _ld(gk),
@@ -220,17 +222,13 @@ def _output(shape, like):
     return out if out.ndim <= 4 and _fits(out) else np.empty(shape, like.dtype)
 
 
-def _address(a):
-    return a.__array_interface__["data"][0]
-
-
 def _gradients(q, k, v):
     """Empty gq, gk, gv laid out as q, k, v (_output). Where q, k and v are views of one array, equal in shape and
     strides, one fixed distance apart and sharing no element (MultiHeadAttention's split of its qkv product), they
     are views of one new array at the same places, so that Split's backward joins them without a copy."""
-    step, it = _address(k) - _address(q), q.itemsize
+    step, it = address(k) - address(q), q.itemsize
     if (q.shape == k.shape == v.shape and q.strides == k.strides == v.strides and q.ndim <= 4 and _fits(q)
-            and step > 0 and _address(v) - _address(k) == step and step % it == 0
+            and step > 0 and address(v) - address(k) == step and step % it == 0
             and all(s >= 0 and s % it == 0 for s in q.strides)
             and memory_root(q) is memory_root(k) is memory_root(v)
             and not (np.shares_memory(q, k) or np.shares_memory(k, v) or np.shares_memory(q, v))):
@@ -238,6 +236,15 @@ def _gradients(q, k, v):
         joint = np.empty(span, q.dtype)
         return tuple(as_strided(joint[i * step // it:], q.shape, q.strides) for i in range(3))
     return _output(q.shape, q), _output(k.shape, k), _output(v.shape, v)
+
+
+def _over_heads(kernel, args, n_s):
+    """kernel(address, *args, lo, hi) over the heads of args[0] (4-d q), in blocks spread over the CPU threads, with
+    OpenBLAS at one thread (its threads only slow products of one head)."""
+    q4 = args[0]
+    run = functools.partial(kernel, blas.gemm_address(q4.dtype), *args)
+    with blas.single_thread():
+        for_blocks(run, q4.shape[0] * q4.shape[1], q4.shape[2] * n_s, np, BLOCK)
 
 
 def heads_fit(q, k, v):
@@ -254,10 +261,7 @@ def heads_forward(q, k, v, scale, causal):
     y = _output(q.shape[:-1] + v.shape[-1:], q)
     lse = np.empty(q.shape[:-1], q.dtype)
     q4, k4, v4, y4 = (_operand(a) for a in (q, k, v, y))
-    args = (blas.gemm_address(q.dtype), q4, k4, v4, y4, lse.reshape(q4.shape[:3]), scale, causal)
-    with blas.single_thread():  # OpenBLAS's threads only slow products of one head
-        for_blocks(lambda lo, hi: _heads_forward(*args, lo, hi), q4.shape[0] * q4.shape[1], q.shape[-2] * k.shape[-2],
-                   np, BLOCK)
+    _over_heads(_heads_forward, (q4, k4, v4, y4, lse.reshape(q4.shape[:3]), scale, causal), k.shape[-2])
     return y, lse
 
 
@@ -265,9 +269,6 @@ def heads_backward(q, k, v, go, y, lse, scale, causal):
     """(gq, gk, gv) of attention (heads_forward's y and lse), the heads spread over the CPU threads."""
     gq, gk, gv = _gradients(q, k, v)
     q4, k4, v4, go4, y4, gq4, gk4, gv4 = (_operand(a) for a in (q, k, v, go, y, gq, gk, gv))
-    args = (blas.gemm_address(q.dtype), q4, k4, v4, go4, y4, np.ascontiguousarray(lse).reshape(q4.shape[:3]),
-            gq4, gk4, gv4, scale, scale, causal)
-    with blas.single_thread():  # OpenBLAS's threads only slow products of one head
-        for_blocks(lambda lo, hi: _heads_backward(*args, lo, hi), q4.shape[0] * q4.shape[1], q.shape[-2] * k.shape[-2],
-                   np, BLOCK)
+    _over_heads(_heads_backward, (q4, k4, v4, go4, y4, np.ascontiguousarray(lse).reshape(q4.shape[:3]), gq4, gk4,
+                                  gv4, scale, causal), k.shape[-2])
     return gq, gk, gv

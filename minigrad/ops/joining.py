@@ -4,7 +4,7 @@ import numbers
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from minigrad.backend import get_array_module, memory_root
+from minigrad.backend import address, get_array_module, memory_root
 from minigrad.config import Config
 from minigrad.core import Variable, as_variable, wrap
 from minigrad.function import Function
@@ -68,11 +68,10 @@ def _side_by_side(gys, sizes, axis, shape, dtype):
     if any(type(a) is not np.ndarray or a.dtype != dtype for a in arrays) or not arrays[0].strides[axis]:
         return None
     first = arrays[0]
-    root, start, step = memory_root(first), first.__array_interface__["data"][0], first.strides[axis]
+    root, start, step = memory_root(first), address(first), first.strides[axis]
     offset = 0
     for a, n in zip(arrays, sizes):
-        if a.strides != first.strides or a.__array_interface__["data"][0] != start + offset * step \
-                or memory_root(a) is not root:
+        if a.strides != first.strides or address(a) != start + offset * step or memory_root(a) is not root:
             return None
         offset += n
     return as_strided(first, shape, first.strides, writeable=first.flags.writeable)
