@@ -195,10 +195,19 @@ def test_float16_is_computed_in_float32():
     (lambda q, k, v: F.scaled_dot_product_attention(q, k, v, mask=np.ones((5, 6), bool), is_causal=True),
      "not both"),
     (lambda q, k, v: F.scaled_dot_product_attention(q, k, v, dropout=1.0), r"dropout must be in \[0, 1\)"),
+    (lambda q, k, v: F.scaled_dot_product_attention(q[..., :0], k[..., :0], v),
+     r"q of shape \(2, 3, 5, 0\) has E = 0 features.*give scale"),
 ])
 def test_bad_arguments_are_named(call, match):
     with pytest.raises((ValueError, TypeError), match=match):
         call(*_qkv())
+
+
+def test_no_features_with_a_scale_attend_uniformly():
+    """E = 0 with a scale given: every score is 0, so each query averages the values of the keys it sees."""
+    q, k, v = _qkv()
+    y = F.scaled_dot_product_attention(q[..., :0], k[..., :0], v, is_causal=True, scale=0.5).data
+    np.testing.assert_allclose(y, np.cumsum(v, axis=-2)[..., :5, :] / np.arange(1, 6)[:, None], rtol=1e-12)
 
 
 def test_multi_head_attention_matches_torch():
@@ -267,7 +276,7 @@ def test_the_cpu_kernel_rows_match_the_numpy_path(kind, dtype, rtol, monkeypatch
 
 def _heads_counted(monkeypatch):
     """A list that gets one entry per call of the per-head kernels' forward (so a test knows they ran)."""
-    import minigrad.kernels.attention as kernel
+    import minigrad.kernels.heads as kernel
     calls, forward = [], kernel.heads_forward
 
     def counted(*args):
@@ -292,7 +301,7 @@ def test_the_per_head_kernels_match_the_numpy_path_across_layouts(layout, causal
     from layouts import laid_out
     if not kernels.installed():
         pytest.skip("numba is not installed: the NumPy path is the only one")
-    monkeypatch.setattr("minigrad.kernels.attention.HEAD_ROWS", 2 * 9)
+    monkeypatch.setattr("minigrad.kernels.heads.HEAD_ROWS", 2 * 9)
     calls = _heads_counted(monkeypatch)
     for n_l, n_s in ((5, 9), (9, 4)):
         arrays = _qkv(batch=(2, 3), n_l=n_l, n_s=n_s, e=4, ev=3, dtype=dtype)
@@ -355,7 +364,7 @@ def test_without_numpys_blas_the_row_kernels_take_over(monkeypatch):
 def test_views_of_one_array_get_gradients_of_their_own(kind, monkeypatch):
     """q, k, v as views of one array: side by side (MultiHeadAttention's split), overlapping (one element apart)
     or the same array thrice. The per-head kernels put gq, gk, gv side by side in one new array only in the first
-    case (kernels/attention.py); each gradient matches the NumPy path's, the input array's gradient too."""
+    case (kernels/heads.py); each gradient matches the NumPy path's, the input array's gradient too."""
     from minigrad import kernels
     if not kernels.installed():
         pytest.skip("numba is not installed: the NumPy path is the only one")

@@ -131,7 +131,7 @@ def test_split_gradients_already_side_by_side_are_joined_without_a_copy():
 
 
 def test_multi_head_attention_joins_its_qkv_gradient_without_a_copy(monkeypatch):
-    """MultiHeadAttention's q, k, v gradients are made side by side (kernels/attention.py), so the split of qkv
+    """MultiHeadAttention's q, k, v gradients are made side by side (kernels/heads.py), so the split of qkv
     joins them with no Concat; the gradients equal those of the copying path, bit for bit."""
     from minigrad import kernels
     from minigrad.ops import joining

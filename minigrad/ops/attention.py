@@ -82,11 +82,11 @@ class ScaledDotProductAttention(Function):
 
     def _heads(self, q, k, v):
         """Whether the per-head CPU kernels take the whole call: no mask array, no dropout (docs/kernels.md)."""
-        return self.mask is None and not self.p and kernels.fused(q) and kernels.call("attention", "heads_fit")(q, k, v)
+        return self.mask is None and not self.p and kernels.fused(q) and kernels.call("heads", "heads_fit")(q, k, v)
 
     def forward(self, q, k, v):
         if self._heads(q, k, v):
-            y, self.lse = kernels.call("attention", "heads_forward")(q, k, v, self.scale, self.causal)
+            y, self.lse = kernels.call("heads", "heads_forward")(q, k, v, self.scale, self.causal)
             return y
         xp = get_array_module(q, k, v)
         batch = q.shape[:-2]
@@ -149,7 +149,7 @@ class ScaledDotProductAttention(Function):
         q, k, v, go = q.data, k.data, v.data, gy.data
         y = self.outputs[0]().data
         if self._heads(q, k, v):
-            gq, gk, gv = kernels.call("attention", "heads_backward")(q, k, v, go, y, self.lse, self.scale, self.causal)
+            gq, gk, gv = kernels.call("heads", "heads_backward")(q, k, v, go, y, self.lse, self.scale, self.causal)
             return wrap(gq), wrap(gk), wrap(gv)
         gq, gk, gv = xp.empty_like(q), xp.empty_like(k), xp.empty_like(v)
         self._over_batch(xp, q, k.shape[-2], lambda i, threads: self._backward_rows(
@@ -257,6 +257,9 @@ def scaled_dot_product_attention(q, k, v, mask=None, is_causal=False, dropout=0.
     if mask is not None and is_causal:
         raise ValueError(f"{op}: give mask or is_causal, not both (as torch)")
     p = check_real(dropout, op, "dropout", lambda r: 0 <= r < 1, "in [0, 1)") if Config.train else 0.0
+    if scale is None and q.shape[-1] == 0:
+        raise ValueError(f"{op}: q of shape {q.shape} has E = 0 features, so the default scale 1 / sqrt(E) is "
+                         f"undefined; give scale")
     scale = 1 / math.sqrt(q.shape[-1]) if scale is None else check_real(scale, op, "scale")
     dtypes = {a.dtype for a in (q, k, v)}
     if len(dtypes) > 1:

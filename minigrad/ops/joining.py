@@ -63,7 +63,7 @@ class Split(Function):
 def _side_by_side(gys, sizes, axis, shape, dtype):
     """The pieces' gradients as one view of x's shape where they already lie side by side along axis in one NumPy
     array (equal strides, each starting where the one before ends: attention's gq, gk and gv of a split qkv,
-    kernels/attention.py), else None: then they are copied into a new array."""
+    kernels/heads.py), else None: then they are copied into a new array."""
     arrays = [None if g is None else g.data for g in gys]
     if any(type(a) is not np.ndarray or a.dtype != dtype for a in arrays) or not arrays[0].strides[axis]:
         return None
