@@ -15,6 +15,8 @@ from minigrad.kernels.rows import CHUNK, dot
 
 BLOCK = 1 << 16  # scores per thread's block of heads
 HEAD_ROWS = 1 << 14  # scores per block of a head's query rows: the scratch, reused head after head, stays in cache
+CAUSAL_ROWS = 32  # query rows per block under a causal mask: the blocks' products skip more of the masked triangle
+# (forward + backward 10% faster than blocks of 64 at (32, 4, 64, 32) and (8, 4, 256, 64); 16 and 128 slower)
 
 # The scores of a block of m query rows are kept transposed, st (w keys, m queries): column i is query r0 + i, row
 # j key j. Every loop then runs along a key's row, across the queries, with each query's running max, sum, lse or
@@ -218,12 +220,12 @@ def _gradients(q, k, v):
     return _output(q.shape, q), _output(k.shape, k), _output(v.shape, v)
 
 
-def _over_heads(kernel, args, n_s):
+def _over_heads(kernel, args, n_s, causal):
     """kernel(address, *args, rows, lo, hi) over the heads of args[0] (4-d q), in blocks spread over the CPU
     threads, with OpenBLAS at one thread (its threads only slow products of one head); rows: query rows per block
-    of a head, HEAD_ROWS scores."""
+    of a head, HEAD_ROWS scores, at most CAUSAL_ROWS under a causal mask."""
     q4 = args[0]
-    rows = max(1, min(q4.shape[2], HEAD_ROWS // max(1, n_s)))
+    rows = max(1, min(q4.shape[2], HEAD_ROWS // max(1, n_s), CAUSAL_ROWS if causal else q4.shape[2]))
     run = functools.partial(kernel, blas.gemm_address(q4.dtype), *args, rows)
     with blas.single_thread():
         for_blocks(run, q4.shape[0] * q4.shape[1], q4.shape[2] * n_s, np, BLOCK)
@@ -243,7 +245,7 @@ def heads_forward(q, k, v, scale, causal):
     y = _output(q.shape[:-1] + v.shape[-1:], q)
     lse = np.empty(q.shape[:-1], q.dtype)
     q4, k4, v4, y4 = (_operand(a) for a in (q, k, v, y))
-    _over_heads(_heads_forward, (q4, k4, v4, y4, lse.reshape(q4.shape[:3]), scale, causal), k.shape[-2])
+    _over_heads(_heads_forward, (q4, k4, v4, y4, lse.reshape(q4.shape[:3]), scale, causal), k.shape[-2], causal)
     return y, lse
 
 
@@ -252,5 +254,5 @@ def heads_backward(q, k, v, go, y, lse, scale, causal):
     gq, gk, gv = _gradients(q, k, v)
     q4, k4, v4, go4, y4, gq4, gk4, gv4 = (_operand(a) for a in (q, k, v, go, y, gq, gk, gv))
     _over_heads(_heads_backward, (q4, k4, v4, go4, y4, np.ascontiguousarray(lse).reshape(q4.shape[:3]), gq4, gk4,
-                                  gv4, scale, causal), k.shape[-2])
+                                  gv4, scale, causal), k.shape[-2], causal)
     return gq, gk, gv
