@@ -319,6 +319,25 @@ def test_the_per_head_kernels_match_the_numpy_path_across_layouts(layout, causal
     assert len(calls) == 2
 
 
+@pytest.mark.parametrize("n_l, n_s", [(70, 70), (70, 40), (33, 90)])
+def test_causal_blocks_of_query_rows_match_the_numpy_path(n_l, n_s, monkeypatch):
+    """docs/kernels.md: under a causal mask the per-head kernels take CAUSAL_ROWS (32) query rows at a time, here
+    blocks of 32, 32 and 6 (or 32 and 1), each seeing only the keys up to its last row: values and gradients
+    against the NumPy path."""
+    from minigrad import kernels
+    if not kernels.installed():
+        pytest.skip("numba is not installed: the NumPy path is the only one")
+    import minigrad.kernels.heads as heads
+    assert heads.CAUSAL_ROWS == 32 and heads.HEAD_ROWS // n_s > 32
+    calls = _heads_counted(monkeypatch)
+    arrays = _qkv(batch=(2, 2), n_l=n_l, n_s=n_s, e=8, ev=5, dtype=np.float64)
+    gy = RNG.standard_normal((2, 2, n_l, 5))
+    results = _on_and_off(arrays, gy, is_causal=True)
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    assert len(calls) == 1
+
+
 @pytest.mark.parametrize("batch", [(), (3,), (2, 1, 3)], ids=["2-d", "3-d", "5-d"])
 def test_the_per_head_kernels_take_any_number_of_leading_axes(batch, monkeypatch):
     """2-d, 3-d and 5-d q, k, v on the per-head kernels (seen as 4-d) against the NumPy path, with float32 inputs
