@@ -156,7 +156,7 @@ def _server():
     for lib in _libraries():
         if hasattr(lib, "gotoblas_pthread") and hasattr(lib, "blas_num_threads"):
             fn = lib.gotoblas_pthread
-            fn.argtypes, fn.restype = [ctypes.c_int, _ENTRY, ctypes.c_void_p, ctypes.c_int], ctypes.c_int
+            fn.argtypes, fn.restype = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int], ctypes.c_int
             return fn, ctypes.c_int.in_dll(lib, "blas_num_threads")
     return None
 
@@ -176,6 +176,22 @@ def _enter(arg):
 
 
 _ENTER = _ENTRY(_enter)  # one callback object for the process: made per call, ctypes would leak it in a cycle
+_ENTER_ADDRESS = ctypes.cast(_ENTER, ctypes.c_void_p).value
+
+
+@contextlib.contextmanager
+def _lending(k):
+    """gotoblas_pthread(k, fn, args, stride) to call inside the block, OpenBLAS held at one thread meanwhile; None
+    where NumPy's OpenBLAS has fewer than k threads or is lending them already (a nested or a concurrent call)."""
+    server = _server()
+    if server is None or not 1 < k <= server[1].value or not _lent.acquire(blocking=False):
+        yield None
+        return
+    try:
+        with single_thread():
+            yield server[0]
+    finally:
+        _lent.release()
 
 
 def lend_threads(fn, k):
@@ -187,19 +203,30 @@ def lend_threads(fn, k):
     Why: OpenBLAS's workers spin for a while after each product, waiting for the next one, so threads of minigrad's
     own share the cores with them; the workers themselves take the work at once and leave no thread spinning."""
     global _job
-    server = _server()
-    if server is None or not 1 < k <= server[1].value or not _lent.acquire(blocking=False):
-        return None
-    results, errors = [None] * k, [None] * k
-    _job = fn, results, errors
-    try:
+    with _lending(k) as run:
+        if run is None:
+            return None
+        results, errors = [None] * k, [None] * k
         indices = (ctypes.c_int64 * k)(*range(k))
-        with single_thread():
-            server[0](k, _ENTER, ctypes.addressof(indices), ctypes.sizeof(ctypes.c_int64))
-    finally:
-        _job = None
-        _lent.release()
+        _job = fn, results, errors
+        try:
+            run(k, _ENTER_ADDRESS, ctypes.addressof(indices), ctypes.sizeof(ctypes.c_int64))
+        finally:
+            _job = None
     for e in errors:
         if e is not None:
             raise e
     return results
+
+
+def lend_native(address, frames):
+    """The compiled function at address, void f(void *frame), called on each row of frames (a C-ordered 2-d int64
+    array) at once: row 0 on the calling thread, the others on OpenBLAS's idle workers, OpenBLAS held at one thread
+    meanwhile. No Python runs on the workers, so no GIL is waited for: a hand-off costs a few microseconds where
+    lend_threads' costs 30-100. False, having called nothing, where lend_threads would return None."""
+    k = len(frames)
+    with _lending(k) as run:
+        if run is None:
+            return False
+        run(k, address, frames.ctypes.data, frames.strides[0])
+    return True

@@ -9,12 +9,13 @@ from minigrad import blas
 
 
 @functools.lru_cache(maxsize=1)
-def _pool(workers):
+def pool(workers):
+    """A pool of `workers` threads of our own, made once: where OpenBLAS cannot lend its workers."""
     return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="minigrad")
 
 
 if hasattr(os, "register_at_fork"):  # a forked child has none of the pool's threads: start a new pool
-    os.register_at_fork(after_in_child=_pool.cache_clear)
+    os.register_at_fork(after_in_child=pool.cache_clear)
 
 
 def workers():
@@ -45,6 +46,6 @@ def for_blocks(fn, n, row_size, xp, block):
     lent = blas.lend_threads(lambda i: run(spans[i]), k)
     if lent is not None:
         return [r for part in lent for r in part]
-    others = [_pool(k - 1).submit(run, span) for span in spans[1:]]
+    others = [pool(k - 1).submit(run, span) for span in spans[1:]]
     first = run(spans[0])  # the calling thread takes the first span itself
     return first + [r for future in others for r in future.result()]

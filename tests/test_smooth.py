@@ -172,15 +172,14 @@ def test_gelu_tanh_on_the_cpu_kernel_matches_the_numpy_path():
                                    (40, 1500)])
 def test_layer_norm_on_the_cpu_kernel_matches_the_numpy_path(shape, affine, dtype, monkeypatch):
     """docs/kernels.md: the rows kernel against the NumPy formula, every layout, empty and single-column rows,
-    rows up to SHORT (1024) and longer ones (two forms of the kernel), rows holding NaN and inf, and rows in blocks
-    of 5 over the threads (the weight and bias sums added from
-    each block's partials); the caller's arrays untouched."""
+    rows up to SHORT (1024) and longer ones (two forms of the kernel), rows holding NaN and inf, and rows in parts
+    over the threads (the weight and bias sums added from each part's partials); the caller's arrays untouched."""
     from minigrad import kernels
     from layouts import LAYOUTS
     if not kernels.installed():
         pytest.skip("numba is not installed: the NumPy path is the only one")
     if isinstance(shape, str):
-        monkeypatch.setattr("minigrad.kernels.layer_norm.BLOCK", 1000)
+        monkeypatch.setattr("minigrad.kernels.native.SPLIT", 1000)
         shape = (600, 200)
     rng = np.random.default_rng(7)
     x = (rng.standard_normal(shape) * 3 + 1).astype(dtype)

@@ -2,15 +2,16 @@
 import math
 
 import numpy as np
-from numba import njit
+from numba import cfunc, njit
 
 from minigrad.blocks import for_blocks
-from minigrad.kernels import JIT_EXACT
+from minigrad.kernels import JIT_EXACT, native
 from minigrad.kernels.fmath import exp32, log32, log_sigmoid32, max32, sigmoid32, tanh32
+from minigrad.kernels.native import contiguous
 from minigrad.kernels.rows import dot, exp_rows
 
-BLOCK = 1 << 19  # elements per block (a thread's unit of work): handing one to another thread costs ~100 us here (the
-# GIL's wake-up), so up to 2^19 elements are one call; 2^20 (gelu in the example GPT) 840 -> 650 us on two threads
+BLOCK = 1 << 19  # elements per block of rows (softmax, LSTM): handing one to another thread from Python costs ~100 us
+# here (the GIL's wake-up), so up to 2^19 elements are one call. The elementwise ops go over the threads natively.
 
 
 @njit(**JIT_EXACT)
@@ -71,11 +72,41 @@ def _flat(a):
     return np.ascontiguousarray(a).reshape(-1)
 
 
+@njit(**JIT_EXACT)
+def _forward_part(f, z):
+    i, lo, hi, j = native.span(f)
+    op, j = native.integer(f, j)
+    x, j = native.vector(f, j, z)
+    y, j = native.vector(f, j, z)
+    _forward(op, x[lo:hi], y[lo:hi])
+
+
+@cfunc(native.ENTRY, **JIT_EXACT)
+def _forward_entry(p):
+    _forward_part(native.frame(p), np.float32(0.0))
+
+
+@njit(**JIT_EXACT)
+def _backward_part(f, z):
+    i, lo, hi, j = native.span(f)
+    op, j = native.integer(f, j)
+    x, j = native.vector(f, j, z)
+    y, j = native.vector(f, j, z)
+    gy, j = native.vector(f, j, z)
+    gx, j = native.vector(f, j, z)
+    _backward(op, x[lo:hi], y[lo:hi], gy[lo:hi], gx[lo:hi])
+
+
+@cfunc(native.ENTRY, **JIT_EXACT)
+def _backward_entry(p):
+    _backward_part(native.frame(p), np.float32(0.0))
+
+
 def elementwise(name, x):
     """op(x) for the float32 array x, in C order."""
     y = np.empty(x.shape, x.dtype)
-    xf, yf, op = _flat(x), y.reshape(-1), OPS[name]
-    for_blocks(lambda lo, hi: _forward(op, xf[lo:hi], yf[lo:hi]), xf.size, 1, np, BLOCK)
+    xf, yf = _flat(x), y.reshape(-1)
+    native.run(_forward_entry, xf.size, native.parts(xf.size, 1), [OPS[name], *contiguous(xf), *contiguous(yf)])
     return y
 
 
@@ -83,8 +114,8 @@ def elementwise_grad(name, x, y, gy):
     """The gradient of op at x (y = op(x)) times gy, for float32 arrays of one shape (gy may broadcast)."""
     gx = np.empty(x.shape, x.dtype)
     xf, yf, gyf, gxf = _flat(x), _flat(y), _flat(np.broadcast_to(gy, x.shape)), gx.reshape(-1)
-    op = OPS[name]
-    for_blocks(lambda lo, hi: _backward(op, xf[lo:hi], yf[lo:hi], gyf[lo:hi], gxf[lo:hi]), xf.size, 1, np, BLOCK)
+    native.run(_backward_entry, xf.size, native.parts(xf.size, 1),
+               [OPS[name], *contiguous(xf), *contiguous(yf), *contiguous(gyf), *contiguous(gxf)])
     return gx
 
 

@@ -1,19 +1,15 @@
 """Attention head by head on the CPU: each head's scores made transposed by BLAS GEMM, in cache, a block at a time."""
-import functools
-
 import numpy as np
-from numba import njit
+from numba import cfunc, njit
 from numpy.lib.stride_tricks import as_strided
 
 from minigrad import blas
 from minigrad.backend import address, memory_root
-from minigrad.blocks import for_blocks
-from minigrad.kernels import JIT_EXACT
+from minigrad.kernels import JIT_EXACT, native
 from minigrad.kernels.fmath import cast, exp, log
 from minigrad.kernels.gemm import NO, TRANS, gemm
 from minigrad.kernels.rows import CHUNK, dot
 
-BLOCK = 1 << 16  # scores per thread's block of heads
 HEAD_ROWS = 1 << 14  # scores per block of a head's query rows: the scratch, reused head after head, stays in cache
 CAUSAL_ROWS = 32  # query rows per block under a causal mask: the blocks' products skip more of the masked triangle
 # (forward + backward 10% faster than blocks of 64 at (32, 4, 64, 32) and (8, 4, 256, 64); 16 and 128 slower)
@@ -220,15 +216,71 @@ def _gradients(q, k, v):
     return _output(q.shape, q), _output(k.shape, k), _output(v.shape, v)
 
 
-def _over_heads(kernel, args, n_s, causal):
-    """kernel(address, *args, rows, lo, hi) over the heads of args[0] (4-d q), in blocks spread over the CPU
-    threads, with OpenBLAS at one thread (its threads only slow products of one head); rows: query rows per block
-    of a head, HEAD_ROWS scores, at most CAUSAL_ROWS under a causal mask."""
-    q4 = args[0]
+@njit(**JIT_EXACT)
+def _forward_part(f, z):
+    i, lo, hi, j = native.span(f)
+    addr, j = native.integer(f, j)
+    rows, j = native.integer(f, j)
+    q, j = native.strided4(f, j, z)
+    k, j = native.strided4(f, j, z)
+    v, j = native.strided4(f, j, z)
+    y, j = native.strided4(f, j, z)
+    lse, j = native.cube(f, j, z)
+    scale, j = native.real(f, j)
+    causal, j = native.integer(f, j)
+    _heads_forward(addr, q, k, v, y, lse, scale, causal != 0, rows, lo, hi)
+
+
+@cfunc(native.ENTRY, **JIT_EXACT)
+def _forward_entry(p):
+    f = native.frame(p)
+    if f[f.size - 1]:
+        _forward_part(f, 0.0)
+    else:
+        _forward_part(f, np.float32(0.0))
+
+
+@njit(**JIT_EXACT)
+def _backward_part(f, z):
+    i, lo, hi, j = native.span(f)
+    addr, j = native.integer(f, j)
+    rows, j = native.integer(f, j)
+    q, j = native.strided4(f, j, z)
+    k, j = native.strided4(f, j, z)
+    v, j = native.strided4(f, j, z)
+    go, j = native.strided4(f, j, z)
+    y, j = native.strided4(f, j, z)
+    gq, j = native.strided4(f, j, z)
+    gk, j = native.strided4(f, j, z)
+    gv, j = native.strided4(f, j, z)
+    lse, j = native.cube(f, j, z)
+    scale, j = native.real(f, j)
+    causal, j = native.integer(f, j)
+    _heads_backward(addr, q, k, v, go, y, lse, gq, gk, gv, scale, causal != 0, rows, lo, hi)
+
+
+@cfunc(native.ENTRY, **JIT_EXACT)
+def _backward_entry(p):
+    f = native.frame(p)
+    if f[f.size - 1]:
+        _backward_part(f, 0.0)
+    else:
+        _backward_part(f, np.float32(0.0))
+
+
+def _over_heads(entry, arrays, lse, scale, causal):
+    """entry's kernel over the heads of arrays[0] (4-d q, then the other 4-d arrays in the kernel's order, then lse),
+    spread over the CPU threads, with OpenBLAS at one thread (its threads only slow products of one head); query rows
+    per block of a head: HEAD_ROWS scores, at most CAUSAL_ROWS under a causal mask."""
+    q4, n_s = arrays[0], arrays[1].shape[2]
     rows = max(1, min(q4.shape[2], HEAD_ROWS // max(1, n_s), CAUSAL_ROWS if causal else q4.shape[2]))
-    run = functools.partial(kernel, blas.gemm_address(q4.dtype), *args, rows)
+    heads = q4.shape[0] * q4.shape[1]
+    fields = [blas.gemm_address(q4.dtype), rows]
+    for a in arrays:
+        fields += native.strided(a)
     with blas.single_thread():
-        for_blocks(run, q4.shape[0] * q4.shape[1], q4.shape[2] * n_s, np, BLOCK)
+        native.run(entry, heads, native.parts(heads, q4.shape[2] * n_s),
+                   fields + native.contiguous(lse) + [native.bits(scale), int(causal), q4.dtype == np.float64])
 
 
 def heads_fit(q, k, v):
@@ -245,14 +297,13 @@ def heads_forward(q, k, v, scale, causal):
     y = _output(q.shape[:-1] + v.shape[-1:], q)
     lse = np.empty(q.shape[:-1], q.dtype)
     q4, k4, v4, y4 = (_operand(a) for a in (q, k, v, y))
-    _over_heads(_heads_forward, (q4, k4, v4, y4, lse.reshape(q4.shape[:3]), scale, causal), k.shape[-2], causal)
+    _over_heads(_forward_entry, (q4, k4, v4, y4), lse.reshape(q4.shape[:3]), scale, causal)
     return y, lse
 
 
 def heads_backward(q, k, v, go, y, lse, scale, causal):
     """(gq, gk, gv) of attention (heads_forward's y and lse), the heads spread over the CPU threads."""
     gq, gk, gv = _gradients(q, k, v)
-    q4, k4, v4, go4, y4, gq4, gk4, gv4 = (_operand(a) for a in (q, k, v, go, y, gq, gk, gv))
-    _over_heads(_heads_backward, (q4, k4, v4, go4, y4, np.ascontiguousarray(lse).reshape(q4.shape[:3]), gq4, gk4,
-                                  gv4, scale, causal), k.shape[-2], causal)
+    arrays = [_operand(a) for a in (q, k, v, go, y, gq, gk, gv)]
+    _over_heads(_backward_entry, arrays, np.ascontiguousarray(lse).reshape(arrays[0].shape[:3]), scale, causal)
     return gq, gk, gv

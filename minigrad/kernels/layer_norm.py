@@ -2,14 +2,13 @@
 import math
 
 import numpy as np
-from numba import njit
+from numba import cfunc, njit
 
-from minigrad.blocks import for_blocks
-from minigrad.kernels import JIT
+from minigrad.kernels import JIT, native
 from minigrad.kernels.fmath import cast
+from minigrad.kernels.native import contiguous
 from minigrad.kernels.rows import dot
 
-BLOCK = 1 << 20  # elements per thread's block: below it one call (a hand-off to another thread costs ~100 us here)
 
 
 SHORT = 1024  # rows up to this length sum in one float32 loop (vectorized: a lane adds k / 16 terms or fewer), 2-3x
@@ -108,16 +107,62 @@ def _backward_short(x, w, gy, mu, rstd, gx, gw, gb):
                 pw[c] = pb[c] = 0
 
 
+@njit(**JIT)
+def _forward_part(f, z):
+    i, lo, hi, j = native.span(f)
+    x, j = native.matrix(f, j, z)
+    w, j = native.vector(f, j, z)
+    b, j = native.vector(f, j, z)
+    eps, j = native.real(f, j)
+    y, j = native.matrix(f, j, z)
+    mu, j = native.vector(f, j, z)
+    rstd, j = native.vector(f, j, z)
+    _forward(x[lo:hi], w, b, eps, y[lo:hi], mu[lo:hi], rstd[lo:hi])
+
+
+@cfunc(native.ENTRY, **JIT)
+def _forward_entry(p):
+    f = native.frame(p)
+    if f[f.size - 1]:
+        _forward_part(f, 0.0)
+    else:
+        _forward_part(f, np.float32(0.0))
+
+
+@njit(**JIT)
+def _backward_part(f, z):
+    i, lo, hi, j = native.span(f)
+    x, j = native.matrix(f, j, z)
+    w, j = native.vector(f, j, z)
+    gy, j = native.matrix(f, j, z)
+    mu, j = native.vector(f, j, z)
+    rstd, j = native.vector(f, j, z)
+    gx, j = native.matrix(f, j, z)
+    sums, j = native.cube(f, j, 0.0)
+    _backward(x[lo:hi], w, gy[lo:hi], mu[lo:hi], rstd[lo:hi], gx[lo:hi] if gx.shape[0] else gx, sums[i, 0],
+              sums[i, 1])
+
+
+@cfunc(native.ENTRY, **JIT)
+def _backward_entry(p):
+    f = native.frame(p)
+    if f[f.size - 1]:
+        _backward_part(f, 0.0)
+    else:
+        _backward_part(f, np.float32(0.0))
+
+
 def forward(x, w, b, eps):
     """Rows x (M, K) (any layout), w and b (K,) or None: y (M, K), mu and rstd (M, 1), on the CPU threads."""
     x = np.ascontiguousarray(x)
-    k = x.shape[1]
+    n, k = x.shape
     w = np.ones(k, x.dtype) if w is None else np.ascontiguousarray(w, x.dtype)
     b = np.zeros(k, x.dtype) if b is None else np.ascontiguousarray(b, x.dtype)
-    y, mu, rstd = np.empty_like(x), np.empty((len(x), 1), x.dtype), np.empty((len(x), 1), x.dtype)
-    for_blocks(lambda lo, hi: _forward(x[lo:hi], w, b, eps, y[lo:hi], mu[lo:hi, 0], rstd[lo:hi, 0]), len(x), k, np,
-               BLOCK)
-    return y, mu, rstd
+    y, mu, rstd = np.empty_like(x), np.empty(n, x.dtype), np.empty(n, x.dtype)
+    native.run(_forward_entry, n, native.parts(n, k), [
+        *contiguous(x), *contiguous(w), *contiguous(b), native.bits(eps), *contiguous(y), *contiguous(mu),
+        *contiguous(rstd), x.dtype == np.float64])
+    return y, mu.reshape(n, 1), rstd.reshape(n, 1)
 
 
 def backward(x, w, gy, mu, rstd, needs):
@@ -125,15 +170,14 @@ def backward(x, w, gy, mu, rstd, needs):
     unless needs[0], gw None unless w is given and needs[1]."""
     want_gx = needs[0]
     x, gy = np.ascontiguousarray(x), np.ascontiguousarray(gy, x.dtype)
-    k, w_given = x.shape[1], w is not None
+    mu, rstd = (np.ascontiguousarray(a, x.dtype).reshape(-1) for a in (mu, rstd))
+    (n, k), w_given = x.shape, w is not None
     w = np.ones(k, x.dtype) if w is None else np.ascontiguousarray(w, x.dtype)
-    gx = np.empty_like(x) if want_gx else None
-
-    def run(lo, hi):
-        gw, gb = np.zeros(k), np.zeros(k)
-        _backward(x[lo:hi], w, gy[lo:hi], mu[lo:hi, 0], rstd[lo:hi, 0], gx[lo:hi] if want_gx else x[:0], gw, gb)
-        return gw, gb
-
-    parts = for_blocks(run, len(x), k, np, BLOCK)
-    gw, gb = (sum(p[j] for p in parts).astype(x.dtype) for j in (0, 1))
-    return gx, gw if w_given and needs[1] else None, gb
+    gx = np.empty_like(x) if want_gx else np.empty((0, k), x.dtype)
+    parts = native.parts(n, k)
+    sums = np.zeros((parts, 2, k))  # each part's float64 sums for gw and gb
+    native.run(_backward_entry, n, parts, [
+        *contiguous(x), *contiguous(w), *contiguous(gy), *contiguous(mu), *contiguous(rstd), *contiguous(gx),
+        *contiguous(sums), x.dtype == np.float64])
+    gw, gb = sums.sum(axis=0).astype(x.dtype)
+    return gx if want_gx else None, gw if w_given and needs[1] else None, gb

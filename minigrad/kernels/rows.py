@@ -1,10 +1,10 @@
-"""Sums for the kernels: along a row and down columns (float32 over short chunks, then float64), and rows added by index."""
-from numba import njit
-
+"""Sums along rows and down columns (float32 over short chunks, then float64); rows added by index, a bias to rows."""
 import numpy as np
+from numba import cfunc, njit
 
-from minigrad.kernels import JIT, JIT_EXACT
+from minigrad.kernels import JIT, JIT_EXACT, native
 from minigrad.kernels.fmath import cast, exp
+from minigrad.kernels.native import contiguous
 
 CHUNK = 64  # terms per float32 partial sum
 
@@ -49,8 +49,8 @@ def dot(a, b):
 
 @njit(**JIT_EXACT)
 def _column_sums(g, out):
+    """out (float64) = g's rows summed: float32 partials over CHUNK rows, added up in float64."""
     n, k = g.shape
-    total = np.zeros(k)
     part = np.empty(k, g.dtype)
     for lo in range(0, n, CHUNK):
         part[:] = 0
@@ -59,17 +59,67 @@ def _column_sums(g, out):
             for c in range(k):  # across the columns: vectorizes with no reordering of any one sum
                 part[c] += row[c]
         for c in range(k):
-            total[c] += part[c]
-    for c in range(k):
-        out[c] = total[c]
+            out[c] += part[c]
+
+
+@njit(**JIT_EXACT)
+def _column_sums_part(f, z):
+    i, lo, hi, j = native.span(f)
+    g, j = native.matrix(f, j, z)
+    sums, j = native.matrix(f, j, 0.0)
+    _column_sums(g[lo:hi], sums[i])
+
+
+@cfunc(native.ENTRY, **JIT_EXACT)
+def _column_sums_entry(p):
+    f = native.frame(p)
+    if f[f.size - 1]:
+        _column_sums_part(f, 0.0)
+    else:
+        _column_sums_part(f, np.float32(0.0))
 
 
 def column_sums(g):
     """g (N, K), C-contiguous, summed over its rows: (K,) in g's dtype (a bias gradient, Linear's or a broadcast
-    add's). 2x NumPy's axis-0 sum at (2048, 384) float32, and float32 partials over CHUNK rows only."""
-    out = np.empty(g.shape[1], g.dtype)
-    _column_sums(g, out)
-    return out
+    add's), the rows in parts over the CPU threads. 2x NumPy's axis-0 sum at (2048, 384) float32 on one thread, and
+    float32 partials over CHUNK rows only."""
+    parts = native.parts(len(g), g.shape[1])
+    sums = np.zeros((parts, g.shape[1]))
+    native.run(_column_sums_entry, len(g), parts, [*contiguous(g), *contiguous(sums), g.dtype == np.float64])
+    return sums.sum(axis=0).astype(g.dtype)
+
+
+@njit(**JIT)
+def _add_bias(y, b):
+    for r in range(y.shape[0]):
+        yr = y[r]
+        for c in range(b.size):
+            yr[c] += b[c]
+
+
+@njit(**JIT)
+def _add_bias_part(f, z):
+    i, lo, hi, j = native.span(f)
+    y, j = native.matrix(f, j, z)
+    b, j = native.vector(f, j, z)
+    _add_bias(y[lo:hi], b)
+
+
+@cfunc(native.ENTRY, **JIT)
+def _add_bias_entry(p):
+    f = native.frame(p)
+    if f[f.size - 1]:
+        _add_bias_part(f, 0.0)
+    else:
+        _add_bias_part(f, np.float32(0.0))
+
+
+def add_bias(y, b):
+    """y += b in place for y (N, K) C-contiguous and b (K,) of y's dtype, the rows in parts over the CPU threads:
+    each thread adds to the rows its share of the product just wrote, still in its cache."""
+    b = np.ascontiguousarray(b)
+    native.run(_add_bias_entry, len(y), native.parts(len(y), y.shape[1]),
+               [*contiguous(y), *contiguous(b), y.dtype == np.float64])
 
 
 @njit(**JIT_EXACT)
