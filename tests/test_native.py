@@ -1,0 +1,133 @@
+"""Kernels spread over the threads natively, with no GIL (docs/design.md#threads): every row once, the same answers
+lent, pooled, refused, from four threads at once and in a forked child, and against NumPy."""
+import os
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+import minigrad.functions as F
+from conftest import in_threads
+
+pytest.importorskip("numba")
+
+
+def _native():
+    from minigrad.kernels import native, rows
+    return native, rows
+
+
+def _bias_adds(n, k, parts):
+    """rows.add_bias's entry run by native.run over `parts` parts: y (n, k) of zeros plus a bias of 1 .. k."""
+    native, rows = _native()
+    y, b = np.zeros((n, k)), np.arange(1.0, k + 1)
+    native.run(rows._add_bias_entry, n, parts, [*native.contiguous(y), *native.contiguous(b), True])
+    return y
+
+
+@pytest.mark.parametrize("n, parts", [(1, 1), (7, 2), (1000, 2), (5, 5)])
+def test_every_row_is_done_once_by_exactly_one_part(n, parts):
+    """The parts' spans cover the rows once each (a row done twice would hold twice the bias), more parts than
+    OpenBLAS lends going to the pool."""
+    y = _bias_adds(n, 3, parts)
+    np.testing.assert_array_equal(y, np.broadcast_to([1.0, 2.0, 3.0], (n, 3)))
+
+
+def test_lent_refused_and_pooled_give_the_same_rows(monkeypatch):
+    """On OpenBLAS's workers, with the workers already lent (refused: the pool takes over) and with no OpenBLAS to
+    borrow from: the same result, and BLAS's thread count back as it was."""
+    from minigrad import blas
+    before = blas.controls().get() if blas.controls() else None
+    lent = _bias_adds(999, 17, 2)
+    with blas._lent:  # held, as by another call on the workers: lend_native refuses at once
+        assert not blas.lend_native(0, np.zeros((2, 4), np.int64))
+        refused = _bias_adds(999, 17, 2)
+    monkeypatch.setattr("minigrad.blas._server", lambda: None)
+    pooled = _bias_adds(999, 17, 2)
+    np.testing.assert_array_equal(lent, refused)
+    np.testing.assert_array_equal(lent, pooled)
+    if before is not None:
+        assert blas.controls().get() == before
+
+
+def test_lend_native_runs_where_openblas_lends_two_threads():
+    from minigrad import blas
+    server = blas._server()
+    if server is None or server[1].value < 2:
+        pytest.skip("NumPy's BLAS is not an OpenBLAS with two or more threads: nothing to lend")
+    native, rows = _native()
+    y, b = np.zeros((4, 2)), np.ones(2)
+    frames = np.array([[8, i, 2 * i, 2 * i + 2, *native.contiguous(y), *native.contiguous(b), 1] for i in range(2)],
+                      np.int64)
+    assert blas.lend_native(rows._add_bias_entry.address, frames)
+    np.testing.assert_array_equal(y, np.ones((4, 2)))
+
+
+def test_kernels_in_parts_from_four_threads_at_once_match_one_call(monkeypatch):
+    """layer_norm, gelu, a Linear's bias and attention's heads cut into parts (SPLIT lowered) from four Python
+    threads at once: each answer equals that of the same call alone, bit for bit."""
+    monkeypatch.setattr("minigrad.kernels.native.SPLIT", 64)
+    rng = np.random.default_rng(5)
+    jobs = [[rng.standard_normal(s).astype(np.float32) for s in ((2, 6, 16), (16, 24), (24,), (2, 3, 6, 8))]
+            for _ in range(4)]
+
+    def run(arrays):
+        x, W, b, q = (mg.Variable(a) for a in arrays)
+        h = F.gelu(F.linear(F.layer_norm(x, 16), W, b), approximate="tanh")
+        a = F.scaled_dot_product_attention(q, q * 2, q * 3, is_causal=True)
+        loss = F.sum(h * h) + F.sum(a * a)
+        loss.backward()
+        return [h.data, a.data] + [v.grad.data for v in (x, W, b, q)]
+    alone = [run(arrays) for arrays in jobs]
+    for got, ref in zip(in_threads(lambda i: run(jobs[i]), repeats=3), alone):
+        for a, r in zip(got, ref):
+            np.testing.assert_array_equal(a, r)
+
+
+@pytest.mark.parametrize("split", [64, 1 << 40])
+def test_parts_agree_with_the_numpy_path(split, monkeypatch):
+    """docs/kernels.md: the same ops in parts (SPLIT 64) and in one part, kernels on, against the NumPy path
+    (kernels off) in float64: values and gradients to 1e-12."""
+    monkeypatch.setattr("minigrad.kernels.native.SPLIT", split)
+    rng = np.random.default_rng(6)
+    arrays = [rng.standard_normal(s) for s in ((3, 5, 16), (16, 40), (40,), (2, 3, 9, 8))]
+    results = []
+    for on in (True, False):
+        with mg.using_config("cpu_kernels", on):
+            x, W, b, q = (mg.Variable(a) for a in arrays)
+            h = F.linear(F.layer_norm(x, 16), W, b)
+            a = F.scaled_dot_product_attention(q, q * 2, q * 3, is_causal=True)
+            (F.sum(h * h * h) + F.sum(a * a)).backward()
+            results.append([h.data, a.data] + [v.grad.data for v in (x, W, b, q)])
+    for got, ref in zip(*results):
+        np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("shape", [(0, 5), (1, 1), (3, 7), (300, 129), (2048, 64)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_bias_and_column_sums_against_numpy(shape, dtype, monkeypatch):
+    """rows.add_bias (y += b) exactly as NumPy's; rows.column_sums within float32 partials of NumPy's float64 sum,
+    in parts and in one."""
+    native, rows = _native()
+    monkeypatch.setattr("minigrad.kernels.native.SPLIT", 256)
+    rng = np.random.default_rng(8)
+    g = rng.standard_normal(shape).astype(dtype)
+    b = rng.standard_normal(shape[1]).astype(dtype)
+    y = g.copy()
+    rows.add_bias(y, b)
+    np.testing.assert_array_equal(y, g + b)
+    sums = rows.column_sums(g)
+    assert sums.dtype == dtype and sums.shape == (shape[1],)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(sums, g.astype(np.float64).sum(axis=0), rtol=tol, atol=tol * max(1, shape[0]) ** 0.5)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_runs_kernels_in_parts():
+    """A child forked after the parent lent its workers natively gets its own lending, and the right rows."""
+    from test_threads import _in_a_forked_child
+    _bias_adds(100, 3, 2)
+
+    def child():
+        return bool((_bias_adds(100, 3, 2) == np.arange(1.0, 4.0)).all())
+    assert _in_a_forked_child(child)
