@@ -131,3 +131,25 @@ def test_a_forked_child_runs_kernels_in_parts():
     def child():
         return bool((_bias_adds(100, 3, 2) == np.arange(1.0, 4.0)).all())
     assert _in_a_forked_child(child)
+
+
+@pytest.mark.parametrize("n", [0, 5, 1 << 16, (1 << 16) + 3])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_large_add_in_parts_gives_numpys_bits(n, dtype):
+    """x + y of one shape (a residual stream) on the kernels' threads from 2 * SPLIT elements: NumPy's bits,
+    NaN and inf included, gradients passed through; strided and broadcast operands go to NumPy."""
+    rng = np.random.default_rng(9)
+    x, y = (rng.standard_normal(n).astype(dtype) * 1e3 for _ in range(2))
+    if n > 4:
+        x[:4] = np.nan, np.inf, -np.inf, np.inf
+        y[:4] = 1.0, -np.inf, 2.0, np.inf
+    before = x.copy(), y.copy()
+    for a, b in ((x, y), (x[::-1], y), (x, y[:1] if n else y)):
+        vx, vy = mg.Variable(a), mg.Variable(b)
+        with np.errstate(invalid="ignore"):
+            z = vx + vy
+            np.testing.assert_array_equal(z.data, a + b)
+        z.backward(np.ones_like(z.data))
+        np.testing.assert_array_equal(vx.grad.data, np.ones_like(a))
+    np.testing.assert_array_equal(x, before[0])
+    np.testing.assert_array_equal(y, before[1])

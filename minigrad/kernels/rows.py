@@ -137,3 +137,39 @@ def add_rows(a, rows, b):
     rows valid (negative ones count from the end): repeated rows accumulate one after another, a tenth of the time
     of backend.scatter_add's stable sort and reduceat at (2048 ids, 128)."""
     _add_rows(a, rows, b)
+
+
+@njit(**JIT)
+def _add(a, b, out):
+    for i in range(a.size):
+        out[i] = a[i] + b[i]
+
+
+@njit(**JIT)
+def _add_part(f, z):
+    i, lo, hi, j = native.span(f)
+    a, j = native.vector(f, j, z)
+    b, j = native.vector(f, j, z)
+    out, j = native.vector(f, j, z)
+    _add(a[lo:hi], b[lo:hi], out[lo:hi])
+
+
+@cfunc(native.ENTRY, **JIT)
+def _add_entry(p):
+    f = native.frame(p)
+    if f[f.size - 1]:
+        _add_part(f, 0.0)
+    else:
+        _add_part(f, np.float32(0.0))
+
+
+def add(a, b):
+    """a + b for C-contiguous arrays of one shape and dtype, in parts over the CPU threads where there are enough
+    elements (native.SPLIT per part), else by NumPy; the same bits either way (one rounding per element)."""
+    parts = native.parts(a.size, 1)
+    if parts < 2:
+        return a + b
+    out = np.empty_like(a)
+    native.run(_add_entry, a.size, parts, [*contiguous(a.reshape(-1)), *contiguous(b.reshape(-1)),
+                                          *contiguous(out.reshape(-1)), a.dtype == np.float64])
+    return out

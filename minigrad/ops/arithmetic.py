@@ -1,6 +1,8 @@
 """Arithmetic: Add, Sub, Mul, Div, Pow (broadcasting, gradients summed back to each input's shape), Neg, Log."""
 import operator
 
+import numpy as np
+
 from minigrad import kernels
 from minigrad.backend import get_array_module, operands
 from minigrad.core import as_variable
@@ -31,8 +33,17 @@ class _Binary(Function):
         return (None if gx0 is None else sum_to(gx0, s0)), (None if gx1 is None else sum_to(gx1, s1))
 
 
+def _add(x0, x1):
+    """x0 + x1: a large sum of two C-ordered float arrays of one shape on the CPU kernels' threads (a transformer's
+    residual stream), the same bits as NumPy's."""
+    if (x0.shape == x1.shape and kernels.fused(x0) and type(x1) is np.ndarray and x1.dtype == x0.dtype
+            and x0.flags.c_contiguous and x1.flags.c_contiguous):
+        return kernels.call("rows", "add")(x0, x1)
+    return x0 + x1
+
+
 class Add(_Binary):
-    op = staticmethod(operator.add)
+    op = staticmethod(_add)
     saves_inputs = False
 
     def backward(self, gy):
