@@ -82,6 +82,16 @@ def _operand(a):
     return None
 
 
+def gemm_fields(a, b, c):
+    """[transa, transb, m, n, k, a, lda, b, ldb, c, ldc] of the row-major GEMM c = a @ b (addresses as ints) for 2-d
+    NumPy arrays of one dtype, c C-ordered and apart from a and b; None where a layout does not fit."""
+    oa, ob, oc = _operand(a), _operand(b), _operand(c)
+    if None in (oa, ob, oc) or oc[0] != _NO_TRANS or np.may_share_memory(c, a) or np.may_share_memory(c, b):
+        return None
+    return [oa[0], ob[0], c.shape[0], c.shape[1], a.shape[1], a.ctypes.data, oa[1], b.ctypes.data, ob[1],
+            c.ctypes.data, oc[1]]
+
+
 def add_product(a, b, c):
     """c += a @ b for 2-d NumPy arrays: one GEMM with beta = 1 where a, b and c share a float32 or float64 dtype
     and lie in rows or columns with unit stride (any leading dimension: slices and transposed views), else

@@ -153,3 +153,43 @@ def test_a_large_add_in_parts_gives_numpys_bits(n, dtype):
         np.testing.assert_array_equal(vx.grad.data, np.ones_like(a))
     np.testing.assert_array_equal(x, before[0])
     np.testing.assert_array_equal(y, before[1])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_products_side_by_side_match_numpy_in_every_layout(dtype):
+    """kernels/gemm.py: c = a @ b for two products at once, operands C-ordered, transposed views and row slices
+    (a leading dimension past the row); a layout BLAS cannot take (a column step) is refused, nothing written."""
+    from minigrad.kernels import gemm
+    rng = np.random.default_rng(10)
+    a = rng.standard_normal((70, 40)).astype(dtype)
+    b = rng.standard_normal((40, 90)).astype(dtype)
+    wide = rng.standard_normal((70, 60)).astype(dtype)[:, 10:50]  # rows with a leading dimension of 60
+    tol = 1e-4 if dtype == np.float32 else 1e-12
+    for x, y in ((a, b), (np.ascontiguousarray(a.T).T, b), (a, np.ascontiguousarray(b.T).T), (wide, b)):
+        c1, c2 = np.full((70, 90), np.nan, dtype), np.full((40, 40), np.nan, dtype)
+        assert gemm.side_by_side([(x, y, c1), (x.T, x, c2)])
+        np.testing.assert_allclose(c1, x.astype(np.float64) @ y, rtol=tol, atol=tol)
+        np.testing.assert_allclose(c2, x.T.astype(np.float64) @ x, rtol=tol, atol=tol)
+    c1, c2 = np.full((70, 90), np.nan, dtype), np.full((70, 90), np.nan, dtype)
+    assert not gemm.side_by_side([(a, b, c1), (a[:, ::2], b[:20], c2)])
+    assert np.isnan(c1).all() and np.isnan(c2).all()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_linear_backward_with_its_products_side_by_side_matches_numpy(dtype):
+    """ops/linear.py: gx, gW (at once, from SIDE_BY_SIDE multiply-adds) and gb of y = x W + b against the NumPy
+    formulas in float64, kernels on and off."""
+    from minigrad.ops import linear
+    rng = np.random.default_rng(11)
+    x, W, b, gy = (rng.standard_normal(s).astype(dtype) for s in ((4, 64, 96), (96, 128), (128,), (4, 64, 128)))
+    assert gy.size * W.shape[0] >= linear.SIDE_BY_SIDE
+    tol = 1e-4 if dtype == np.float32 else 1e-12
+    x64, W64, g64 = (a.astype(np.float64) for a in (x, W, gy))
+    for on in (True, False):
+        with mg.using_config("cpu_kernels", on):
+            vs = [mg.Variable(a) for a in (x, W, b)]
+            F.linear(*vs).backward(gy)
+        np.testing.assert_allclose(vs[0].grad.data, g64 @ W64.T, rtol=tol, atol=tol)
+        np.testing.assert_allclose(vs[1].grad.data, x64.reshape(-1, 96).T @ g64.reshape(-1, 128), rtol=tol,
+                                   atol=tol * 10)
+        np.testing.assert_allclose(vs[2].grad.data, g64.sum(axis=(0, 1)), rtol=tol, atol=tol * 10)

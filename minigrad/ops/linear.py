@@ -80,11 +80,12 @@ class Linear(Function):
         needs = self.needs_input_grad
         if not Config.enable_backprop:  # a plain backward: the same products on the arrays, no Functions
             g, w, xd = gy._data, W._data, x._data
-            gx = wrap(product(g.reshape(-1, g.shape[-1]), w.T).reshape(xd.shape)) if needs[0] else None
-            if needs[1]:
-                gW = wrap(xd.T @ g if xd.ndim == 2 else xd.reshape(-1, xd.shape[-1]).T @ g.reshape(-1, g.shape[-1]))
-            else:
-                gW = None
+            g2, x2 = g.reshape(-1, g.shape[-1]), xd.reshape(-1, xd.shape[-1])
+            gx, gW = _products(g2, w, x2) if needs[0] and needs[1] else (None, None)
+            if gx is None:
+                gx = product(g2, w.T) if needs[0] else None
+                gW = x2.T @ g2 if needs[1] else None
+            gx, gW = None if gx is None else wrap(gx.reshape(xd.shape)), None if gW is None else wrap(gW)
             has_b = len(self.inputs) == 3 and needs[2]  # the bias gradient: gy summed over its leading axes
             gb = (sum_to_array(g, g.shape[-1:]) if g.ndim > 1 else g.copy()) if has_b else None
             return gx, gW, None if gb is None else wrap(gb)
@@ -96,6 +97,19 @@ class Linear(Function):
         if len(self.inputs) == 3 and needs[2]:
             gb = sum_to(gy, self.inputs[2].shape)
         return gx, gW, gb
+
+
+SIDE_BY_SIDE = 1 << 21  # multiply-adds per product from which a Linear's two backward products run at once
+
+
+def _products(g, W, x):
+    """(gx, gW) = (g @ W.T, x.T @ g), both at once, one per thread (kernels/gemm.py), where the kernels take these
+    arrays and each product has SIDE_BY_SIDE multiply-adds; else (None, None)."""
+    if not (kernels.fused(g) and g.dtype == W.dtype == x.dtype and g.size * W.shape[0] >= SIDE_BY_SIDE):
+        return None, None
+    gx, gW = np.empty(x.shape, g.dtype), np.empty(W.shape, g.dtype)
+    done = kernels.call("gemm", "side_by_side")([(g, W.T, gx), (x.T, g, gW)])
+    return (gx, gW) if done else (None, None)
 
 
 def product(x, W):
