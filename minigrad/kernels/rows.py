@@ -115,8 +115,7 @@ def _add_bias_entry(p):
 
 
 def add_bias(y, b):
-    """y += b in place for y (N, K) C-contiguous and b (K,) of y's dtype, the rows in parts over the CPU threads:
-    each thread adds to the rows its share of the product just wrote, still in its cache."""
+    """y += b in place for y (N, K) C-contiguous and b (K,) of y's dtype, the rows in parts over the CPU threads."""
     b = np.ascontiguousarray(b)
     native.run(_add_bias_entry, len(y), native.parts(len(y), y.shape[1]),
                [*contiguous(y), *contiguous(b), y.dtype == np.float64])

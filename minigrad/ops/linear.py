@@ -70,7 +70,7 @@ class Linear(Function):
         else:
             y = get_array_module(x, W, b).matmul(x, W)
         if b is not None and kernels.fused(y) and b.dtype == y.dtype and y.flags.c_contiguous:
-            kernels.call("rows", "add_bias")(y.reshape(-1, y.shape[-1]), b)  # on the threads that made the rows
+            kernels.call("rows", "add_bias")(y.reshape(-1, y.shape[-1]), b)  # on the CPU threads
         elif b is not None:
             y += b
         return y
