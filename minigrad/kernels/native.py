@@ -1,6 +1,5 @@
 """Kernels spread over the CPU threads with no GIL: each part's arguments packed into a frame of int64s."""
 import numpy as np
-from llvmlite import ir  # noqa: F401 (numba's code generation, used by the intrinsic below)
 from numba import carray, njit, types
 from numba.extending import intrinsic
 
@@ -72,9 +71,8 @@ def cube(f, j, z):
 @njit(**JIT)
 def strided4(f, j, z):
     """(the 4-d array of z's dtype, any strides, at field j of frame f, the next field)."""
-    a = np.lib.stride_tricks.as_strided(carray(_pointer(f[j], z), (1,)), shape=(f[j + 1], f[j + 2], f[j + 3], f[j + 4]),
-                                        strides=(f[j + 5], f[j + 6], f[j + 7], f[j + 8]))
-    return a, j + 9
+    shape, strides = (f[j + 1], f[j + 2], f[j + 3], f[j + 4]), (f[j + 5], f[j + 6], f[j + 7], f[j + 8])
+    return np.lib.stride_tricks.as_strided(carray(_pointer(f[j], z), (1,)), shape=shape, strides=strides), j + 9
 
 
 def contiguous(a):
