@@ -105,8 +105,11 @@ def _backward_entry(p):
 def elementwise(name, x):
     """op(x) for the float32 array x, in C order."""
     y = np.empty(x.shape, x.dtype)
-    xf, yf = _flat(x), y.reshape(-1)
-    native.run(_forward_entry, xf.size, native.parts(xf.size, 1), [OPS[name], *contiguous(xf), *contiguous(yf)])
+    xf, yf, parts = _flat(x), y.reshape(-1), native.parts(x.size, 1)
+    if parts == 1:  # one call from here: no frame to build
+        _forward(OPS[name], xf, yf)
+    else:
+        native.run(_forward_entry, xf.size, parts, [OPS[name], *contiguous(xf), *contiguous(yf)])
     return y
 
 
@@ -114,8 +117,12 @@ def elementwise_grad(name, x, y, gy):
     """The gradient of op at x (y = op(x)) times gy, for float32 arrays of one shape (gy may broadcast)."""
     gx = np.empty(x.shape, x.dtype)
     xf, yf, gyf, gxf = _flat(x), _flat(y), _flat(np.broadcast_to(gy, x.shape)), gx.reshape(-1)
-    native.run(_backward_entry, xf.size, native.parts(xf.size, 1),
-               [OPS[name], *contiguous(xf), *contiguous(yf), *contiguous(gyf), *contiguous(gxf)])
+    parts = native.parts(x.size, 1)
+    if parts == 1:
+        _backward(OPS[name], xf, yf, gyf, gxf)
+    else:
+        native.run(_backward_entry, xf.size, parts,
+                   [OPS[name], *contiguous(xf), *contiguous(yf), *contiguous(gyf), *contiguous(gxf)])
     return gx
 
 

@@ -144,7 +144,7 @@ def _heads_forward(addr, q, k, v, y, lse, scale, causal, rows, lo, hi):
 
 
 @njit(**JIT_EXACT)
-def _heads_backward(addr, q, k, v, go, y, lse, gq, gk, gv, scale, causal, rows, lo, hi):
+def _heads_backward(addr, q, k, v, go, y, gq, gk, gv, lse, scale, causal, rows, lo, hi):
     """gq, gk, gv of heads lo..hi, a block of query rows at a time, the widest first (its products set gk and gv
     for its keys, zeros past them; the others add theirs): P^T and dS^T from S^T = k q^T and dP^T = v dO^T
     (_grad_columns), then gq = dS k, gk = dS^T q and gv = P^T dO by GEMM."""
@@ -256,7 +256,7 @@ def _backward_part(f, z):
     lse, j = native.cube(f, j, z)
     scale, j = native.real(f, j)
     causal, j = native.integer(f, j)
-    _heads_backward(addr, q, k, v, go, y, lse, gq, gk, gv, scale, causal != 0, rows, lo, hi)
+    _heads_backward(addr, q, k, v, go, y, gq, gk, gv, lse, scale, causal != 0, rows, lo, hi)
 
 
 @cfunc(native.ENTRY, **JIT_EXACT)
@@ -268,18 +268,22 @@ def _backward_entry(p):
         _backward_part(f, np.float32(0.0))
 
 
-def _over_heads(entry, arrays, lse, scale, causal):
-    """entry's kernel over the heads of arrays[0] (4-d q, then the other 4-d arrays in the kernel's order, then lse),
-    spread over the CPU threads, with OpenBLAS at one thread (its threads only slow products of one head); query rows
+def _over_heads(kernel, entry, arrays, lse, scale, causal):
+    """kernel (entry, its C entry, for parts) over the heads of arrays[0] (4-d q, then the other 4-d arrays in the
+    kernel's order, then lse), spread over the CPU threads, with OpenBLAS at one thread (its threads only slow products of one head); query rows
     per block of a head: HEAD_ROWS scores, at most CAUSAL_ROWS under a causal mask."""
     q4, n_s = arrays[0], arrays[1].shape[2]
     rows = max(1, min(q4.shape[2], HEAD_ROWS // max(1, n_s), CAUSAL_ROWS if causal else q4.shape[2]))
     heads = q4.shape[0] * q4.shape[1]
-    fields = [blas.gemm_address(q4.dtype), rows]
-    for a in arrays:
-        fields += native.strided(a)
+    parts = native.parts(heads, q4.shape[2] * n_s)
     with blas.single_thread():
-        native.run(entry, heads, native.parts(heads, q4.shape[2] * n_s),
+        if parts == 1:  # one call from here: no frame to build
+            kernel(blas.gemm_address(q4.dtype), *arrays, lse, scale, causal, rows, 0, heads)
+            return
+        fields = [blas.gemm_address(q4.dtype), rows]
+        for a in arrays:
+            fields += native.strided(a)
+        native.run(entry, heads, parts,
                    fields + native.contiguous(lse) + [native.bits(scale), int(causal), q4.dtype == np.float64])
 
 
@@ -297,7 +301,7 @@ def heads_forward(q, k, v, scale, causal):
     y = _output(q.shape[:-1] + v.shape[-1:], q)
     lse = np.empty(q.shape[:-1], q.dtype)
     q4, k4, v4, y4 = (_operand(a) for a in (q, k, v, y))
-    _over_heads(_forward_entry, (q4, k4, v4, y4), lse.reshape(q4.shape[:3]), scale, causal)
+    _over_heads(_heads_forward, _forward_entry, (q4, k4, v4, y4), lse.reshape(q4.shape[:3]), scale, causal)
     return y, lse
 
 
@@ -305,5 +309,6 @@ def heads_backward(q, k, v, go, y, lse, scale, causal):
     """(gq, gk, gv) of attention (heads_forward's y and lse), the heads spread over the CPU threads."""
     gq, gk, gv = _gradients(q, k, v)
     arrays = [_operand(a) for a in (q, k, v, go, y, gq, gk, gv)]
-    _over_heads(_backward_entry, arrays, np.ascontiguousarray(lse).reshape(arrays[0].shape[:3]), scale, causal)
+    lse = np.ascontiguousarray(lse).reshape(arrays[0].shape[:3])
+    _over_heads(_heads_backward, _backward_entry, arrays, lse, scale, causal)
     return gq, gk, gv

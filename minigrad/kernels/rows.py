@@ -85,6 +85,9 @@ def column_sums(g):
     float32 partials over CHUNK rows only."""
     parts = native.parts(len(g), g.shape[1])
     sums = np.zeros((parts, g.shape[1]))
+    if parts == 1:  # one call from here: no frame to build
+        _column_sums(g, sums[0])
+        return sums[0].astype(g.dtype)
     native.run(_column_sums_entry, len(g), parts, [*contiguous(g), *contiguous(sums), g.dtype == np.float64])
     return sums.sum(axis=0).astype(g.dtype)
 
@@ -116,9 +119,12 @@ def _add_bias_entry(p):
 
 def add_bias(y, b):
     """y += b in place for y (N, K) C-contiguous and b (K,) of y's dtype, the rows in parts over the CPU threads."""
+    parts = native.parts(len(y), y.shape[1])
+    if parts == 1:  # NumPy's add, the same bits, without a frame to build
+        y += b
+        return
     b = np.ascontiguousarray(b)
-    native.run(_add_bias_entry, len(y), native.parts(len(y), y.shape[1]),
-               [*contiguous(y), *contiguous(b), y.dtype == np.float64])
+    native.run(_add_bias_entry, len(y), parts, [*contiguous(y), *contiguous(b), y.dtype == np.float64])
 
 
 @njit(**JIT_EXACT)
