@@ -67,6 +67,7 @@ def test_kernels_in_parts_from_four_threads_at_once_match_one_call(monkeypatch):
     """layer_norm, gelu, a Linear's bias and attention's heads cut into parts (SPLIT lowered) from four Python
     threads at once: each answer equals that of the same call alone, bit for bit."""
     monkeypatch.setattr("minigrad.kernels.native.SPLIT", 64)
+    monkeypatch.setattr("minigrad.kernels.native.SPLIT_LIGHT", 64)
     rng = np.random.default_rng(5)
     jobs = [[rng.standard_normal(s).astype(np.float32) for s in ((2, 6, 16), (16, 24), (24,), (2, 3, 6, 8))]
             for _ in range(4)]
@@ -86,9 +87,10 @@ def test_kernels_in_parts_from_four_threads_at_once_match_one_call(monkeypatch):
 
 @pytest.mark.parametrize("split", [64, 1 << 40])
 def test_parts_agree_with_the_numpy_path(split, monkeypatch):
-    """docs/kernels.md: the same ops in parts (SPLIT 64) and in one part, kernels on, against the NumPy path
+    """docs/kernels.md: the same ops in parts (SPLIT and SPLIT_LIGHT 64) and in one part, kernels on, against the NumPy path
     (kernels off) in float64: values and gradients to 1e-12."""
     monkeypatch.setattr("minigrad.kernels.native.SPLIT", split)
+    monkeypatch.setattr("minigrad.kernels.native.SPLIT_LIGHT", split)
     rng = np.random.default_rng(6)
     arrays = [rng.standard_normal(s) for s in ((3, 5, 16), (16, 40), (40,), (2, 3, 9, 8))]
     results = []
@@ -109,7 +111,7 @@ def test_bias_and_column_sums_against_numpy(shape, dtype, monkeypatch):
     """rows.add_bias (y += b) exactly as NumPy's; rows.column_sums within float32 partials of NumPy's float64 sum,
     in parts and in one."""
     native, rows = _native()
-    monkeypatch.setattr("minigrad.kernels.native.SPLIT", 256)
+    monkeypatch.setattr("minigrad.kernels.native.SPLIT_LIGHT", 256)
     rng = np.random.default_rng(8)
     g = rng.standard_normal(shape).astype(dtype)
     b = rng.standard_normal(shape[1]).astype(dtype)
@@ -133,10 +135,10 @@ def test_a_forked_child_runs_kernels_in_parts():
     assert _in_a_forked_child(child)
 
 
-@pytest.mark.parametrize("n", [0, 5, 1 << 16, (1 << 16) + 3])
+@pytest.mark.parametrize("n", [0, 5, 1 << 18, (1 << 18) + 3])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_a_large_add_in_parts_gives_numpys_bits(n, dtype):
-    """x + y of one shape (a residual stream) on the kernels' threads from 2 * SPLIT elements: NumPy's bits,
+    """x + y of one shape (a residual stream) on the kernels' threads from 2 * SPLIT_LIGHT elements: NumPy's bits,
     NaN and inf included, gradients passed through; strided and broadcast operands go to NumPy."""
     rng = np.random.default_rng(9)
     x, y = (rng.standard_normal(n).astype(dtype) * 1e3 for _ in range(2))

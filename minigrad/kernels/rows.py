@@ -83,7 +83,7 @@ def column_sums(g):
     """g (N, K), C-contiguous, summed over its rows: (K,) in g's dtype (a bias gradient, Linear's or a broadcast
     add's), the rows in parts over the CPU threads. 2x NumPy's axis-0 sum at (2048, 384) float32 on one thread, and
     float32 partials over CHUNK rows only."""
-    parts = native.parts(len(g), g.shape[1])
+    parts = native.parts(len(g), g.shape[1], light=True)
     sums = np.zeros((parts, g.shape[1]))
     if parts == 1:  # one call from here: no frame to build
         _column_sums(g, sums[0])
@@ -119,7 +119,7 @@ def _add_bias_entry(p):
 
 def add_bias(y, b):
     """y += b in place for y (N, K) C-contiguous and b (K,) of y's dtype, the rows in parts over the CPU threads."""
-    parts = native.parts(len(y), y.shape[1])
+    parts = native.parts(len(y), y.shape[1], light=True)
     if parts == 1:  # NumPy's add, the same bits, without a frame to build
         y += b
         return
@@ -170,8 +170,8 @@ def _add_entry(p):
 
 def add(a, b):
     """a + b for C-contiguous arrays of one shape and dtype, in parts over the CPU threads where there are enough
-    elements (native.SPLIT per part), else by NumPy; the same bits either way (one rounding per element)."""
-    parts = native.parts(a.size, 1)
+    elements (native.SPLIT_LIGHT per part), else by NumPy; the same bits either way (one rounding per element)."""
+    parts = native.parts(a.size, 1, light=True)
     if parts < 2:
         return a + b
     out = np.empty_like(a)
