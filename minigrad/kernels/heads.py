@@ -217,18 +217,25 @@ def _gradients(q, k, v):
 
 
 @njit(**JIT_EXACT)
-def _forward_part(f, z):
+def _common(f, z):
+    """(lo, hi, addr, rows, scale, causal, lse, j): the fields both parts begin with, j the next one."""
     i, lo, hi, j = native.span(f)
     addr, j = native.integer(f, j)
     rows, j = native.integer(f, j)
+    scale, j = native.real(f, j)
+    causal, j = native.integer(f, j)
+    lse, j = native.cube(f, j, z)
+    return lo, hi, addr, rows, scale, causal != 0, lse, j
+
+
+@njit(**JIT_EXACT)
+def _forward_part(f, z):
+    lo, hi, addr, rows, scale, causal, lse, j = _common(f, z)
     q, j = native.strided4(f, j, z)
     k, j = native.strided4(f, j, z)
     v, j = native.strided4(f, j, z)
     y, j = native.strided4(f, j, z)
-    lse, j = native.cube(f, j, z)
-    scale, j = native.real(f, j)
-    causal, j = native.integer(f, j)
-    _heads_forward(addr, q, k, v, y, lse, scale, causal != 0, rows, lo, hi)
+    _heads_forward(addr, q, k, v, y, lse, scale, causal, rows, lo, hi)
 
 
 @cfunc(native.ENTRY, **JIT_EXACT)
@@ -242,9 +249,7 @@ def _forward_entry(p):
 
 @njit(**JIT_EXACT)
 def _backward_part(f, z):
-    i, lo, hi, j = native.span(f)
-    addr, j = native.integer(f, j)
-    rows, j = native.integer(f, j)
+    lo, hi, addr, rows, scale, causal, lse, j = _common(f, z)
     q, j = native.strided4(f, j, z)
     k, j = native.strided4(f, j, z)
     v, j = native.strided4(f, j, z)
@@ -253,10 +258,7 @@ def _backward_part(f, z):
     gq, j = native.strided4(f, j, z)
     gk, j = native.strided4(f, j, z)
     gv, j = native.strided4(f, j, z)
-    lse, j = native.cube(f, j, z)
-    scale, j = native.real(f, j)
-    causal, j = native.integer(f, j)
-    _heads_backward(addr, q, k, v, go, y, gq, gk, gv, lse, scale, causal != 0, rows, lo, hi)
+    _heads_backward(addr, q, k, v, go, y, gq, gk, gv, lse, scale, causal, rows, lo, hi)
 
 
 @cfunc(native.ENTRY, **JIT_EXACT)
@@ -280,11 +282,10 @@ def _over_heads(kernel, entry, arrays, lse, scale, causal):
         if parts == 1:  # one call from here: no frame to build
             kernel(blas.gemm_address(q4.dtype), *arrays, lse, scale, causal, rows, 0, heads)
             return
-        fields = [blas.gemm_address(q4.dtype), rows]
+        fields = [blas.gemm_address(q4.dtype), rows, native.bits(scale), int(causal), *native.contiguous(lse)]
         for a in arrays:
             fields += native.strided(a)
-        native.run(entry, heads, parts,
-                   fields + native.contiguous(lse) + [native.bits(scale), int(causal), q4.dtype == np.float64])
+        native.run(entry, heads, parts, fields + [q4.dtype == np.float64])
 
 
 def heads_fit(q, k, v):
