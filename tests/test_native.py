@@ -68,6 +68,7 @@ def test_kernels_in_parts_from_four_threads_at_once_match_one_call(monkeypatch):
     threads at once: each answer equals that of the same call alone, bit for bit."""
     monkeypatch.setattr("minigrad.kernels.native.SPLIT", 64)
     monkeypatch.setattr("minigrad.kernels.native.SPLIT_LIGHT", 64)
+    monkeypatch.setattr("minigrad.kernels.LIGHT", 128)
     rng = np.random.default_rng(5)
     jobs = [[rng.standard_normal(s).astype(np.float32) for s in ((2, 6, 16), (16, 24), (24,), (2, 3, 6, 8))]
             for _ in range(4)]
@@ -91,6 +92,7 @@ def test_parts_agree_with_the_numpy_path(split, monkeypatch):
     (kernels off) in float64: values and gradients to 1e-12."""
     monkeypatch.setattr("minigrad.kernels.native.SPLIT", split)
     monkeypatch.setattr("minigrad.kernels.native.SPLIT_LIGHT", split)
+    monkeypatch.setattr("minigrad.kernels.LIGHT", 2 * split)
     rng = np.random.default_rng(6)
     arrays = [rng.standard_normal(s) for s in ((3, 5, 16), (16, 40), (40,), (2, 3, 9, 8))]
     results = []

@@ -7,6 +7,7 @@ import numpy as np
 from minigrad.config import Config
 
 DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+LIGHT = 1 << 18  # elements from which a light kernel (one add per element: a bias, a sum, x + y) runs in two parts
 COMMON = 1 << 20  # the common loss calls up to this many elements run as one kernel call (on one thread)
 # fastmath without nnan and ninf (NaN and inf keep their IEEE meaning), and without arcp and afn (approximate
 # division and functions), which round differently in a loop's vector body and its scalar remainder, so that an

@@ -6,11 +6,11 @@ from numba.extending import intrinsic
 from minigrad import blas
 from minigrad.backend import address
 from minigrad.blocks import pool, workers
-from minigrad.kernels import JIT
+from minigrad.kernels import JIT, LIGHT
 
 ENTRY = types.void(types.voidptr)  # an entry's C signature: void entry(int64 *frame), for numba's cfunc
 SPLIT = 1 << 15  # elements per part at least (one part per thread): a hand-off here costs a few us, building the
-SPLIT_LIGHT = 1 << 17  # frames ~10 us; a light kernel (an add, a sum per element) needs more elements to gain
+SPLIT_LIGHT = LIGHT // 2  # frames ~10 us; a light kernel (an add, a sum per element) needs more elements to gain
 
 # A frame is one part's arguments as int64s: its length, the part's index i and its rows lo, hi, then per argument
 # a C-ordered array's address and shape (contiguous), a strided array's address, shape and strides in bytes
@@ -96,7 +96,8 @@ def bits(x):
 def parts(n, size, light=False):
     """The parts to cut range(n) (rows of `size` elements) into: one per CPU thread, or fewer where a part would
     have fewer than SPLIT elements (SPLIT_LIGHT for a light kernel)."""
-    return max(1, min(workers(), n * size // (SPLIT_LIGHT if light else SPLIT), n))
+    most = min(n * size // (SPLIT_LIGHT if light else SPLIT), n)
+    return 1 if most < 2 else min(workers(), most)  # small work: one part, without asking the OS for the CPUs
 
 
 def run(entry, n, k, fields):

@@ -69,8 +69,9 @@ class Linear(Function):
             y = get_array_module(x, W, b).matmul(x.reshape(-1, x.shape[-1]), W).reshape(x.shape[:-1] + W.shape[1:])
         else:
             y = get_array_module(x, W, b).matmul(x, W)
-        if b is not None and kernels.fused(y) and b.dtype == y.dtype and y.flags.c_contiguous:
-            kernels.call("rows", "add_bias")(y.reshape(-1, y.shape[-1]), b)  # on the CPU threads
+        if (b is not None and y.size >= kernels.LIGHT and kernels.fused(y) and b.dtype == y.dtype
+                and y.flags.c_contiguous):  # on the CPU threads
+            kernels.call("rows", "add_bias")(y.reshape(-1, y.shape[-1]), b)
         elif b is not None:
             y += b
         return y
@@ -107,8 +108,8 @@ FEW_ROWS = 128  # up to this many rows they do not: product's route for g @ W.T 
 def _products(g, W, x):
     """(gx, gW) = (g @ W.T, x.T @ g), both at once, one per thread (kernels/gemm.py), where the kernels take these
     arrays, g has more than FEW_ROWS rows and each product SIDE_BY_SIDE multiply-adds; else (None, None)."""
-    if not (kernels.fused(g) and g.dtype == W.dtype == x.dtype and len(g) > FEW_ROWS
-            and g.size * W.shape[0] >= SIDE_BY_SIDE):
+    if not (len(g) > FEW_ROWS and g.size * W.shape[0] >= SIDE_BY_SIDE and kernels.fused(g)
+            and g.dtype == W.dtype == x.dtype):
         return None, None
     gx, gW = np.empty(x.shape, g.dtype), np.empty(W.shape, g.dtype)
     done = kernels.call("gemm", "side_by_side")([(g, W.T, gx), (x.T, g, gW)])
