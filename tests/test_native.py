@@ -88,8 +88,8 @@ def test_kernels_in_parts_from_four_threads_at_once_match_one_call(monkeypatch):
 
 @pytest.mark.parametrize("split", [64, 1 << 40])
 def test_parts_agree_with_the_numpy_path(split, monkeypatch):
-    """docs/kernels.md: the same ops in parts (SPLIT and SPLIT_LIGHT 64) and in one part, kernels on, against the NumPy path
-    (kernels off) in float64: values and gradients to 1e-12."""
+    """docs/kernels.md: the same ops in parts (SPLIT and SPLIT_LIGHT 64) and in one part, kernels on, against the
+    NumPy path (kernels off) in float64: values and gradients to 1e-12."""
     monkeypatch.setattr("minigrad.kernels.native.SPLIT", split)
     monkeypatch.setattr("minigrad.kernels.native.SPLIT_LIGHT", split)
     monkeypatch.setattr("minigrad.kernels.LIGHT", 2 * split)

@@ -272,8 +272,9 @@ def _backward_entry(p):
 
 def _over_heads(kernel, entry, arrays, lse, scale, causal):
     """kernel (entry, its C entry, for parts) over the heads of arrays[0] (4-d q, then the other 4-d arrays in the
-    kernel's order, then lse), spread over the CPU threads, with OpenBLAS at one thread (its threads only slow products of one head); query rows
-    per block of a head: HEAD_ROWS scores, at most CAUSAL_ROWS under a causal mask."""
+    kernel's order, then lse), spread over the CPU threads, with OpenBLAS at one thread (its threads only slow
+    products of one head); query rows per block of a head: HEAD_ROWS scores, at most CAUSAL_ROWS under a causal
+    mask."""
     q4, n_s = arrays[0], arrays[1].shape[2]
     rows = max(1, min(q4.shape[2], HEAD_ROWS // max(1, n_s), CAUSAL_ROWS if causal else q4.shape[2]))
     heads = q4.shape[0] * q4.shape[1]

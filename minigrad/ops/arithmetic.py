@@ -36,8 +36,8 @@ class _Binary(Function):
 def _add(x0, x1):
     """x0 + x1: a large sum of two C-ordered float arrays of one shape on the CPU kernels' threads (a transformer's
     residual stream), the same bits as NumPy's; the size is looked at first, so a small add costs what it did."""
-    if (x0.size >= kernels.LIGHT and x0.shape == x1.shape and kernels.fused(x0) and type(x1) is np.ndarray and x1.dtype == x0.dtype
-            and x0.flags.c_contiguous and x1.flags.c_contiguous):
+    if (x0.size >= kernels.LIGHT and x0.shape == x1.shape and kernels.fused(x0) and type(x1) is np.ndarray
+            and x1.dtype == x0.dtype and x0.flags.c_contiguous and x1.flags.c_contiguous):
         return kernels.call("rows", "add")(x0, x1)
     return x0 + x1
 
