@@ -100,13 +100,13 @@ def add_product(a, b, c):
         raise ValueError(f"add_product: shapes {a.shape} @ {b.shape} do not give {c.shape}")
     plain = all(type(v) is np.ndarray for v in (a, b, c)) and a.dtype == b.dtype == c.dtype and c.flags.writeable
     gemm = _gemm(c.dtype.type) if plain else None
-    oa, ob, oc = (_operand(a), _operand(b), _operand(c)) if gemm is not None else (None, None, None)
-    if None in (oa, ob, oc) or oc[0] != _NO_TRANS or np.may_share_memory(c, a) or np.may_share_memory(c, b):
+    fields = gemm_fields(a, b, c) if gemm is not None else None
+    if fields is None:
         c += a @ b
         return c
     if c.size and a.shape[1]:
-        gemm(_ROW_MAJOR, oa[0], ob[0], c.shape[0], c.shape[1], a.shape[1], 1.0, a.ctypes.data, oa[1],
-             b.ctypes.data, ob[1], 1.0, c.ctypes.data, oc[1])
+        ta, tb, m, n, k, pa, lda, pb, ldb, pc, ldc = fields
+        gemm(_ROW_MAJOR, ta, tb, m, n, k, 1.0, pa, lda, pb, ldb, 1.0, pc, ldc)
     return c
 
 

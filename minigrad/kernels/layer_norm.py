@@ -9,8 +9,6 @@ from minigrad.kernels.fmath import cast
 from minigrad.kernels.native import contiguous
 from minigrad.kernels.rows import dot
 
-
-
 SHORT = 1024  # rows up to this length sum in one float32 loop (vectorized: a lane adds k / 16 terms or fewer), 2-3x
 # faster than the float64-combined chunks of rows.dot at K = 128, where those chunks' reductions cost more than the row
 
