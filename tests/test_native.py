@@ -197,3 +197,57 @@ def test_a_linear_backward_with_its_products_side_by_side_matches_numpy(dtype):
         np.testing.assert_allclose(vs[1].grad.data, x64.reshape(-1, 96).T @ g64.reshape(-1, 128), rtol=tol,
                                    atol=tol * 10)
         np.testing.assert_allclose(vs[2].grad.data, g64.sum(axis=(0, 1)), rtol=tol, atol=tol * 10)
+
+
+def _shifted_runs(fn, arrays, repeats=12):
+    """fn on fresh copies of arrays, each run with the inputs at another alignment and the heap shifted by a few
+    allocations of odd sizes (so outputs and scratch rows land elsewhere too): the results' bytes per run."""
+    rng = np.random.default_rng(9)
+    runs, keep = [], []
+    for r in range(repeats):
+        keep.append([np.empty(int(rng.integers(1, 300)), np.float32) for _ in range(int(rng.integers(1, 6)))])
+        copies = []
+        for a in arrays:
+            off = r % 8
+            c = np.empty(a.size + 8, a.dtype)[off:off + a.size].reshape(a.shape)
+            c[...] = a
+            copies.append(c)
+        runs.append([np.asarray(o).tobytes() for o in fn(*copies)])
+    return runs
+
+
+def _ops():
+    """(name, fn, arrays) of the kernels that sum a row: layer norm, the softmaxes, logsumexp, the losses summed."""
+    rng = np.random.default_rng(4)
+    x = (rng.standard_normal((9, 37)) * 3).astype(np.float32)
+    gy = rng.standard_normal(x.shape).astype(np.float32)
+    t = rng.integers(0, 37, 9)
+    q = rng.standard_normal((1, 2, 19, 8)).astype(np.float32)
+    x16 = rng.standard_normal((12, 16)).astype(np.float32)
+
+    def grads(f):
+        def run(a, g):
+            v = mg.Variable(a)
+            y = f(v)
+            y.backward(g if y.shape == g.shape else None)
+            return y.data, v.grad.data
+        return run
+    return [("layer_norm", grads(lambda v: F.layer_norm(v, 37)), [x, gy]),
+            ("layer_norm 16", grads(lambda v: F.layer_norm(v, 16)), [x16, x16[::-1].copy()]),
+            ("softmax", grads(lambda v: F.softmax(v, axis=1)), [x, gy]),
+            ("log_softmax", grads(lambda v: F.log_softmax(v, axis=1)), [x, gy]),
+            ("logsumexp", grads(lambda v: F.sum(F.logsumexp(v, axis=1))), [x, gy]),
+            ("cross_entropy", grads(lambda v: F.softmax_cross_entropy(v, t, reduction="sum")), [x, gy]),
+            ("sigmoid_bce", grads(lambda v: F.sigmoid_bce(v, (gy > 0).astype(np.float32), reduction="sum")), [x, gy]),
+            ("attention", grads(lambda v: F.sum(F.scaled_dot_product_attention(v, v * 2, v * 3, is_causal=True))),
+             [q, q])]
+
+
+@pytest.mark.parametrize("name, fn, arrays", _ops(), ids=[op[0] for op in _ops()])
+def test_row_sums_do_not_depend_on_where_arrays_lie(name, fn, arrays):
+    """A loop that stores and sums at once is vectorized only after a run-time check that its arrays lie apart, and
+    its fallback sums in another order: each row's sums run in loops of their own (rows.exp_rows), so the same
+    inputs give the same bits wherever they, the outputs and the scratch rows lie."""
+    runs = _shifted_runs(fn, arrays)
+    for r in runs[1:]:
+        assert r == runs[0], name

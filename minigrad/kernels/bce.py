@@ -12,8 +12,9 @@ CHUNK = 64  # the losses' sums run in the input's dtype over this many terms (so
 
 
 @njit(**JIT, inline="always")
-def _span(x, y, w, pw, k, k0, loss, g, i, lo, hi):
-    """Elements lo:hi of row i (see bce_rows); returns the sum of their losses when loss is None."""
+def _span(x, y, w, pw, k, k0, loss, g, i, lo, hi, r):
+    """Elements lo:hi of row i (see bce_rows), their losses into row r of loss; returns their sum when loss is
+    None."""
     zero, one = cast(x, 0.0), cast(x, 1.0)
     part = zero
     for c in range(lo, hi):
@@ -32,7 +33,7 @@ def _span(x, y, w, pw, k, k0, loss, g, i, lo, hi):
         if w is not None:
             li *= w[i, c]
         if loss is not None:
-            loss[i, c] = li
+            loss[r, c] = li
         else:
             part += li
         if g is not None:
@@ -50,13 +51,41 @@ def bce_rows(x, y, w, pw, k, k0, loss, g):
     None (k: of x's shape, or None for the number k0 everywhere). The arguments that are None select a version
     compiled without their terms."""
     n, c_len = x.shape
+    if loss is None and g is not None:
+        return _summed(x, y, w, pw, k, k0, g)
     full = c_len - c_len % CHUNK
     total = 0.0
     for i in range(n):
         for lo in range(0, full, CHUNK):  # a constant trip count: the loop vectorizes
-            total += _span(x, y, w, pw, k, k0, loss, g, i, lo, lo + CHUNK)
-        total += _span(x, y, w, pw, k, k0, loss, g, i, full, c_len)
+            total += _span(x, y, w, pw, k, k0, loss, g, i, lo, lo + CHUNK, i)
+        total += _span(x, y, w, pw, k, k0, loss, g, i, full, c_len, i)
     return total
+
+
+@njit(**JIT)
+def _summed(x, y, w, pw, k, k0, g):
+    """bce_rows' sum where it writes the gradient too. A loop that stores and sums at once is vectorized only after
+    a run-time check that its arrays lie apart, and its fallback sums in another order (bits that would depend on
+    where the arrays lie): each span's losses go to a scratch row, summed in a loop of their own."""
+    n, c_len = x.shape
+    full = c_len - c_len % CHUNK
+    row = np.empty((1, c_len), x.dtype)
+    total = 0.0
+    for i in range(n):
+        for lo in range(0, full, CHUNK):
+            _span(x, y, w, pw, k, k0, row, g, i, lo, lo + CHUNK, 0)
+            total += _sum(row[0, lo:lo + CHUNK])
+        _span(x, y, w, pw, k, k0, row, g, i, full, c_len, 0)
+        total += _sum(row[0, full:])
+    return total
+
+
+@njit(**JIT, inline="always")
+def _sum(v):
+    part = cast(v, 0.0)
+    for c in range(v.size):
+        part += v[c]
+    return part
 
 
 def sigmoid_bce(call, x, y, k, keep):

@@ -83,13 +83,12 @@ def _backward_short(x, w, gy, mu, rstd, gx, gw, gb):
     pw, pb = np.zeros(k, x.dtype), np.zeros(k, x.dtype)
     for i in range(n):
         xr, gr, m, r = x[i], gy[i], mu[i], rstd[i]
-        sg, sgh = cast(xr, 0.0), cast(xr, 0.0)
         for c in range(k):
-            h = (xr[c] - m) * r
-            gc = gr[c] * w[c]
-            xhat[c], g[c] = h, gc
-            sg += gc
-            sgh += gc * h
+            xhat[c], g[c] = (xr[c] - m) * r, gr[c] * w[c]
+        sg, sgh = cast(xr, 0.0), cast(xr, 0.0)
+        for c in range(k):  # sums in a loop with no store, as rows.exp_rows: their bits do not depend on addresses
+            sg += g[c]
+            sgh += g[c] * xhat[c]
         for c in range(k):
             pw[c] += gr[c] * xhat[c]
             pb[c] += gr[c]
