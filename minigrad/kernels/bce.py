@@ -51,40 +51,30 @@ def bce_rows(x, y, w, pw, k, k0, loss, g):
     None (k: of x's shape, or None for the number k0 everywhere). The arguments that are None select a version
     compiled without their terms."""
     n, c_len = x.shape
-    if loss is None and g is not None:
-        return _summed(x, y, w, pw, k, k0, g)
     full = c_len - c_len % CHUNK
+    summed = loss is None and g is not None
+    tail = np.empty((1, c_len if summed else 0), x.dtype)
     total = 0.0
     for i in range(n):
         for lo in range(0, full, CHUNK):  # a constant trip count: the loop vectorizes
             total += _span(x, y, w, pw, k, k0, loss, g, i, lo, lo + CHUNK, i)
-        total += _span(x, y, w, pw, k, k0, loss, g, i, full, c_len, i)
-    return total
-
-
-@njit(**JIT)
-def _summed(x, y, w, pw, k, k0, g):
-    """bce_rows' sum where it writes the gradient too. A loop that stores and sums at once is vectorized only after
-    a run-time check that its arrays lie apart, and its fallback sums in another order (bits that would depend on
-    where the arrays lie): each span's losses go to a scratch row, summed in a loop of their own."""
-    n, c_len = x.shape
-    full = c_len - c_len % CHUNK
-    row = np.empty((1, c_len), x.dtype)
-    total = 0.0
-    for i in range(n):
-        for lo in range(0, full, CHUNK):
-            _span(x, y, w, pw, k, k0, row, g, i, lo, lo + CHUNK, 0)
-            total += _sum(row[0, lo:lo + CHUNK])
-        _span(x, y, w, pw, k, k0, row, g, i, full, c_len, 0)
-        total += _sum(row[0, full:])
+        if summed:  # see _summed_tail
+            total += _summed_tail(x, y, w, pw, k, k0, g, i, full, tail)
+        else:
+            total += _span(x, y, w, pw, k, k0, loss, g, i, full, c_len, i)
     return total
 
 
 @njit(**JIT, inline="always")
-def _sum(v):
-    part = cast(v, 0.0)
-    for c in range(v.size):
-        part += v[c]
+def _summed_tail(x, y, w, pw, k, k0, g, i, full, tail):
+    """The sum of row i's losses past its full chunks, its gradient written. A loop that stores and sums at once is
+    vectorized only after a run-time check that its arrays lie apart, and its fallback sums in another order: bits
+    that would depend on where the arrays lie. For a full chunk the check always passes (two arrays of at least one
+    chunk lie a chunk or more apart); the tail's losses go to a scratch row, summed in a loop of their own."""
+    _span(x, y, w, pw, k, k0, tail, g, i, full, x.shape[1], 0)
+    span, part = tail[0, full:], cast(x, 0.0)
+    for c in range(span.size):
+        part += span[c]
     return part
 
 
