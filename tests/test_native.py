@@ -225,6 +225,7 @@ def _ops():
     q = rng.standard_normal((1, 2, 19, 8)).astype(np.float32)
     x16 = rng.standard_normal((12, 16)).astype(np.float32)
     wide = rng.standard_normal((5, 131)).astype(np.float32)
+    row = (rng.standard_normal((1, 60)) * 3).astype(np.float32)
 
     def grads(f):
         def run(a, g):
@@ -240,6 +241,9 @@ def _ops():
             ("logsumexp", grads(lambda v: F.sum(F.logsumexp(v, axis=1))), [x, gy]),
             ("cross_entropy", grads(lambda v: F.softmax_cross_entropy(v, t, reduction="sum")), [x, gy]),
             ("sigmoid_bce", grads(lambda v: F.sigmoid_bce(v, (gy > 0).astype(np.float32), reduction="sum")), [x, gy]),
+            ("softmax 60", grads(lambda v: F.softmax(v, axis=1)), [row, row[:, ::-1].copy()]),
+            ("cross_entropy 60", grads(lambda v: F.softmax_cross_entropy(v, np.array([7]), reduction="sum")),
+             [row, row]),
             ("sigmoid_bce 131", grads(lambda v: F.sigmoid_bce(v, (wide < 0).astype(np.float32), reduction="sum")),
              [wide, wide]),
             ("attention", grads(lambda v: F.sum(F.scaled_dot_product_attention(v, v * 2, v * 3, is_causal=True))),
