@@ -253,7 +253,7 @@ def _ops():
 @pytest.mark.parametrize("name, fn, arrays", _ops(), ids=[op[0] for op in _ops()])
 def test_row_sums_do_not_depend_on_where_arrays_lie(name, fn, arrays):
     """A loop that stores and sums at once is vectorized only after a run-time check that its arrays lie apart, and
-    its fallback sums in another order: each row's sums run in loops of their own (rows.exp_rows), so the same
+    its fallback sums in another order: the sums that could meet it run in loops of their own, so the same
     inputs give the same bits wherever they, the outputs and the scratch rows lie."""
     runs = _shifted_runs(fn, arrays)
     for r in runs[1:]:

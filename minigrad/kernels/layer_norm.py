@@ -86,7 +86,7 @@ def _backward_short(x, w, gy, mu, rstd, gx, gw, gb):
         for c in range(k):
             xhat[c], g[c] = (xr[c] - m) * r, gr[c] * w[c]
         sg, sgh = cast(xr, 0.0), cast(xr, 0.0)
-        for c in range(k):  # sums in a loop with no store, as rows.exp_rows: their bits do not depend on addresses
+        for c in range(k):  # sums in a loop with no store: bits that do not depend on addresses (docs/kernels.md)
             sg += g[c]
             sgh += g[c] * xhat[c]
         for c in range(k):
